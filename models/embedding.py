@@ -1,0 +1,43 @@
+"""Token representations of the CNN-BiLSTM: case-shared word vectors and a character CNN (Ma & Hovy 2016)."""
+import torch
+from fastNLP import Vocabulary
+from fastNLP.embeddings import CNNCharEmbedding
+from torch import nn
+
+CHAR_DIM = 30
+
+
+class WordEmbedding(nn.Module):
+    """Word vectors looked up lowercased (a row per lowercased type), with word dropout to <unk> and dropout,
+    as fastNLP's StaticEmbedding(lower=True, word_dropout=0.01, dropout=0.5) in the original code."""
+
+    def __init__(self, table: torch.Tensor, word_rows: torch.Tensor, pad_index: int,
+                 word_dropout: float = 0.01, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding.from_pretrained(table.clone(), freeze=False, padding_idx=0)
+        self.register_buffer("word_rows", word_rows.clone(), persistent=False)
+        self.pad_index = pad_index
+        self.word_dropout = word_dropout
+        self.dropout = nn.Dropout(dropout)
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.embedding.embedding_dim
+
+    def forward(self, words: torch.Tensor) -> torch.Tensor:
+        rows = self.word_rows[words]
+        if self.training and self.word_dropout > 0:
+            drop = torch.rand(words.shape, device=words.device) < self.word_dropout
+            rows = rows.masked_fill(drop & words.ne(self.pad_index), 1)
+        return self.dropout(self.embedding(rows))
+
+
+def char_cnn(words: Vocabulary, dropout: float) -> CNNCharEmbedding:
+    """fastNLP's character CNN with the paper's sizes: 30-d characters, 30 filters of width 3, max-pooled.
+    Its word->characters tables are derived from the vocabulary, so they are kept out of checkpoints."""
+    module = CNNCharEmbedding(words, embed_size=CHAR_DIM, char_emb_size=CHAR_DIM, filter_nums=[CHAR_DIM],
+                              kernel_sizes=[3], word_dropout=0, dropout=dropout, include_word_start_end=False)
+    for name in ("words_to_chars_embedding", "word_lengths"):
+        table = module._buffers.pop(name)
+        module.register_buffer(name, table, persistent=False)
+    return module

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Sparse sharing on CoNLL-2003 (POS, chunking, NER on the same sentences): bash run_conll03.sh MODE.
+# Every mode reads its budget and paths from the environment; `bash run_conll03.sh help` lists them.
+set -euo pipefail
+cd "$(dirname "$0")"
+SETTING=conll03
+TASK_IDS=(0 1 2)            # 0 = pos, 1 = chunk, 2 = ner
+DATA_DIR=${DATA_DIR:-data/conll03}                     # train.txt dev.txt test.txt
+EMBEDDING=${EMBEDDING-data/glove.6B.100d.txt}          # the paper's vectors; set EMBEDDING= for random ones
+
+prepare_data() {
+  local emb=()
+  if [ -n "$EMBEDDING" ]; then
+    [ -f "$EMBEDDING" ] || { echo "error: EMBEDDING $EMBEDDING not found (download glove.6B.100d.txt or set EMBEDDING)" >&2; exit 1; }
+    emb=(--embedding "$EMBEDDING")
+  fi
+  python prepare-data.py --type conll03 --dir "$DATA_DIR" --out "$PROCESSED" "${emb[@]}"
+}
+
+source utils/pipeline.sh
+main "$@"

@@ -1,0 +1,57 @@
+"""Shared pytest fixtures."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared real-data folder (/work/shared/data): skip without it, but fail when CI=true."""
+    if not SHARED_DATA.is_dir():
+        message = f"shared data folder {SHARED_DATA} is missing"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return SHARED_DATA
+
+
+# --- A tiny hand-made two-task data set (POS + BIOES NER) for model, mask and IMP tests. ---
+
+TINY_CORPUS = {
+    "pos": {
+        "train": [(["The", "cat", "sat", "down"], ["DT", "NN", "VBD", "RB"]),
+                  (["A", "dog", "ran"], ["DT", "NN", "VBD"]),
+                  (["Dogs", "bark", "loudly", "today", "."], ["NNS", "VBP", "RB", "NN", "."]),
+                  (["The", "old", "man", "smiled"], ["DT", "JJ", "NN", "VBD"])],
+        "dev": [(["The", "dog", "sat"], ["DT", "NN", "VBD"])],
+        "test": [(["A", "cat", "ran", "."], ["DT", "NN", "VBD", "."])],
+    },
+    "ner": {
+        "train": [(["John", "Smith", "lives", "in", "Paris"], ["B-PER", "E-PER", "O", "O", "S-LOC"]),
+                  (["New", "York", "City", "is", "big"], ["B-LOC", "I-LOC", "E-LOC", "O", "O"]),
+                  (["Mary", "met", "IBM"], ["S-PER", "O", "S-ORG"])],
+        "dev": [(["Mary", "went", "to", "Paris"], ["S-PER", "O", "O", "S-LOC"])],
+        "test": [(["Bob", "joined", "IBM"], ["S-PER", "O", "S-ORG"])],
+    },
+}
+
+
+def build_tiny_dataset(dim: int = 10, seed: int = 0):
+    """A utils.dataset.Dataset built from TINY_CORPUS with a random `dim`-wide word-embedding table."""
+    import torch
+
+    from utils.dataset import Dataset, build_vocabularies, embedding_table, index_corpus
+
+    words, tags = build_vocabularies(TINY_CORPUS)
+    table, rows, _ = embedding_table(words, {}, dim, torch.Generator().manual_seed(seed))
+    return Dataset("tiny", words, index_corpus(TINY_CORPUS, words, tags), table, rows)
+
+
+@pytest.fixture
+def tiny_data():
+    """The tiny POS + NER data set with 10-d word vectors (a fresh object per test)."""
+    return build_tiny_dataset()

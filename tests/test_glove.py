@@ -1,0 +1,96 @@
+"""Tests for utils.glove against the real GloVe files and hand-made ones."""
+
+import gzip
+import re
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from utils.glove import read_vectors
+
+
+def write(path: Path, text: str) -> str:
+    """Write a small GloVe-format file, gzip-compressed when its name ends in .gz, and return its path."""
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_glove_50d_subset(shared_data: Path) -> None:
+    start = time.perf_counter()
+    vectors, dimension = read_vectors(str(shared_data / "glove" / "glove.6B.50d.subset.txt"))
+    assert time.perf_counter() - start < 2
+    assert dimension == 50
+    assert len(vectors) == 35947
+    the = vectors["the"]
+    assert the.dtype == torch.float32 and the.shape == (50,)
+    assert the[:5].tolist() == pytest.approx([0.418, 0.24968, -0.41242, 0.1217, 0.34527])
+
+
+def test_glove_100d_gzip_sample(shared_data: Path) -> None:
+    vectors, dimension = read_vectors(str(shared_data / "glove" / "glove.6B.100d.sample.txt.gz"))
+    assert dimension == 100
+    assert len(vectors) == 100
+    assert vectors["the"][:3].tolist() == pytest.approx([-0.038194, -0.24487, 0.72812])
+
+
+def test_vocabulary_restricts_words(shared_data: Path) -> None:
+    vocabulary = {"the", "germany", "not-a-glove-word"}
+    vectors, dimension = read_vectors(str(shared_data / "glove" / "glove.6B.50d.subset.txt"), vocabulary)
+    assert dimension == 50
+    assert set(vectors) == {"the", "germany"}
+    assert vectors["the"][0].item() == pytest.approx(0.418)
+
+
+@pytest.mark.parametrize("name", ["tiny.txt", "tiny.txt.gz"])
+def test_dimension_is_inferred(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path / name, "a 1 2 3\nb -0.5 0.25 4e-1\n")
+    vectors, dimension = read_vectors(path)
+    assert dimension == 3
+    assert vectors["b"].tolist() == pytest.approx([-0.5, 0.25, 0.4])
+
+
+def test_words_with_spaces(tmp_path: Path) -> None:
+    path = write(tmp_path / "v.txt", "a 1 2\nat name@domain.com 3 4\n. . . 5 6\n")
+    vectors, _ = read_vectors(path)
+    assert vectors["at name@domain.com"].tolist() == [3.0, 4.0]
+    assert vectors[". . ."].tolist() == [5.0, 6.0]
+
+
+def test_first_occurrence_wins(tmp_path: Path) -> None:
+    vectors, _ = read_vectors(write(tmp_path / "v.txt", "a 1 2\na 3 4\n"))
+    assert vectors["a"].tolist() == [1.0, 2.0]
+
+
+def test_short_line_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "v.txt", "a 1 2 3\nb 1 2\n")
+    with pytest.raises(ValueError, match=rf"^{re.escape(path)}:2: expected a word and 3 values, found 2$"):
+        read_vectors(path)
+
+
+def test_bad_number_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "v.txt", "a 1 2\nb 1 x\n")
+    with pytest.raises(ValueError, match=rf"^{re.escape(path)}:2: "):
+        read_vectors(path)
+    assert set(read_vectors(path, {"a"})[0]) == {"a"}
+
+
+def test_line_without_values_is_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path / "v.txt", "lonely\n")
+    with pytest.raises(ValueError, match=rf"^{re.escape(path)}:1: "):
+        read_vectors(path)
+
+
+def test_empty_file_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no vectors"):
+        read_vectors(write(tmp_path / "v.txt", "\n"))
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="absent.txt"):
+        read_vectors(str(tmp_path / "absent.txt"))

@@ -1,0 +1,121 @@
+"""utils.metrics: span F1 agrees with seqeval (conlleval mode) on random, often ill-formed tag sequences; token
+accuracy ignores padding; hand-counted examples."""
+import random
+
+import pytest
+import torch
+from fastNLP import Vocabulary
+from seqeval.metrics import f1_score
+
+from utils.metrics import SpanF1, TokenAccuracy, make_metric
+
+LABELS = ("PER", "LOC", "ORG", "MISC")
+
+
+def tag_vocab(scheme: str) -> Vocabulary:
+    vocab = Vocabulary(padding=None, unknown=None)
+    vocab.add_word_lst(["O"] + [f"{p}-{label}" for p in scheme.upper() if p != "O" for label in LABELS])
+    return vocab.build_vocab()
+
+
+def batched_span_f1(vocab: Vocabulary, scheme: str, gold: list[list[str]], pred: list[list[str]],
+                    batch_size: int, rng: random.Random) -> float:
+    """SpanF1 fed in padded batches; padding positions hold random tag ids, which must be ignored."""
+    metric = SpanF1(vocab, scheme)
+    for start in range(0, len(gold), batch_size):
+        g, p = gold[start:start + batch_size], pred[start:start + batch_size]
+        width = max(len(s) for s in g)
+        target = torch.tensor([[rng.randrange(len(vocab)) for _ in range(width)] for _ in g])
+        guess = torch.tensor([[rng.randrange(len(vocab)) for _ in range(width)] for _ in g])
+        for row, (gs, ps) in enumerate(zip(g, p)):
+            target[row, :len(gs)] = torch.tensor([vocab.to_index(t) for t in gs])
+            guess[row, :len(ps)] = torch.tensor([vocab.to_index(t) for t in ps])
+        metric.update(guess, target, torch.tensor([len(s) for s in g]))
+    return metric.score()
+
+
+def random_sequences(scheme: str, n: int, rng: random.Random) -> tuple[list[list[str]], list[list[str]]]:
+    """Uniformly random tags (so invalid transitions abound), predictions = gold with ~30% of tags resampled."""
+    tags = ["O"] + [f"{p}-{label}" for p in scheme.upper() if p != "O" for label in LABELS[:3]]
+    gold, pred = [], []
+    for _ in range(n):
+        length = rng.randint(1, 20)
+        g = [rng.choice(tags) for _ in range(length)]
+        p = [t if rng.random() > 0.3 else rng.choice(tags) for t in g]
+        gold.append(g)
+        pred.append(p)
+    return gold, pred
+
+
+@pytest.mark.parametrize("scheme", ["bio", "bioes"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_span_f1_matches_seqeval_on_random_sequences(scheme, seed):
+    rng = random.Random(seed)
+    gold, pred = random_sequences(scheme, 300, rng)
+    ours = batched_span_f1(tag_vocab(scheme), scheme, gold, pred, batch_size=17, rng=rng)
+    expected = 100.0 * f1_score(gold, pred)
+    assert 0.0 < expected < 100.0
+    assert ours == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.parametrize("scheme", ["bio", "bioes"])
+def test_span_f1_matches_seqeval_per_sentence(scheme):
+    """Sentence by sentence too (small counts make any disagreement on span boundaries visible)."""
+    rng = random.Random(7)
+    gold, pred = random_sequences(scheme, 200, rng)
+    vocab = tag_vocab(scheme)
+    for g, p in zip(gold, pred):
+        expected = 100.0 * f1_score([g], [p]) if any(t != "O" for t in g + p) else 0.0
+        assert batched_span_f1(vocab, scheme, [g], [p], 1, rng) == pytest.approx(expected, abs=1e-4), (g, p)
+
+
+def test_span_f1_hand_counted_bio():
+    # gold spans: PER[0,2) LOC[3,4) ORG[5,6); predicted: PER[0,2) LOC[3,4) PER[5,6) -> 2 of 3 right both ways.
+    gold = [["B-PER", "I-PER", "O", "B-LOC", "O", "B-ORG"]]
+    pred = [["B-PER", "I-PER", "O", "B-LOC", "O", "B-PER"]]
+    assert batched_span_f1(tag_vocab("bio"), "bio", gold, pred, 1, random.Random(0)) == pytest.approx(
+        100 * 2 / 3, abs=1e-4)
+
+
+def test_span_f1_hand_counted_precision_differs_from_recall():
+    # gold: PER[0,2) LOC[2,3) ORG[4,5); pred: PER[0,1) (wrong boundary), LOC[2,3) -> P = 1/2, R = 1/3, F = 0.4.
+    gold = [["B-PER", "I-PER", "B-LOC", "O", "B-ORG"]]
+    pred = [["B-PER", "O", "B-LOC", "O", "O"]]
+    assert batched_span_f1(tag_vocab("bio"), "bio", gold, pred, 1, random.Random(0)) == pytest.approx(40.0, abs=1e-4)
+
+
+def test_span_f1_hand_counted_bioes_across_batches():
+    # batch 1: gold PER[0,2) LOC[3,4); pred PER[0,2) LOC[3,4)         -> tp 2
+    # batch 2: gold ORG[0,3);          pred ORG[0,2) (B-,I- with no E-) + MISC[2,3) -> fp 2, fn 1
+    # totals tp 2, fp 2, fn 1: P = 1/2, R = 2/3, F = 2PR/(P+R) = 4/7.
+    vocab = tag_vocab("bioes")
+    metric = SpanF1(vocab, "bioes")
+    ids = lambda seq: torch.tensor([[vocab.to_index(t) for t in seq]])
+    metric.update(ids(["B-PER", "E-PER", "O", "S-LOC"]), ids(["B-PER", "E-PER", "O", "S-LOC"]), torch.tensor([4]))
+    metric.update(ids(["B-ORG", "I-ORG", "S-MISC"]), ids(["B-ORG", "I-ORG", "E-ORG"]), torch.tensor([3]))
+    assert metric.score() == pytest.approx(100 * 4 / 7, abs=1e-4)
+
+
+def test_token_accuracy_ignores_padding():
+    pred = torch.tensor([[1, 2, 3, 5],
+                         [1, 1, 0, 0]])
+    target = torch.tensor([[1, 2, 0, 5],   # length 3: 2 right; the padded position agrees but must not count
+                           [1, 2, 4, 4]])  # length 2: 1 right; padded positions disagree and must not count
+    metric = TokenAccuracy()
+    metric.update(pred, target, torch.tensor([3, 2]))
+    assert metric.score() == pytest.approx(100 * 3 / 5)
+    metric.update(torch.tensor([[7, 0]]), torch.tensor([[7, 9]]), torch.tensor([1]))  # accumulates: 4 of 6
+    assert metric.score() == pytest.approx(100 * 4 / 6)
+
+
+def test_token_accuracy_empty_is_zero():
+    assert TokenAccuracy().score() == 0.0
+
+
+def test_make_metric_kinds():
+    vocab = tag_vocab("bio")
+    assert isinstance(make_metric("acc", vocab), TokenAccuracy)
+    assert isinstance(make_metric("bio", vocab), SpanF1)
+    assert isinstance(make_metric("bioes", tag_vocab("bioes")), SpanF1)
+    with pytest.raises(ValueError, match="f1"):
+        make_metric("f1", vocab)

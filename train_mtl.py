@@ -1,0 +1,170 @@
+"""Step 3: train the tasks' subnets jointly (sparse sharing); without --masks_path, hard sharing (also the
+multi-task warmup whose best.th is Step 1's --init_weights)."""
+import argparse
+import itertools
+import os
+import sys
+import time
+
+from models import get_model
+from utils.checkpoint import atomic_save, load_weights
+from utils.dataset import Dataset
+from utils.masks import load_mask, overlap_ratio, to_device
+from utils.mtl import SCHEDULERS, JointTask, train_joint
+from utils.params import encoder_params
+from utils.runtime import add_model_args, check_positive, fail, set_seed, write_json
+from utils.sampling import SAMPLINGS, TRAINER_SAMPLING
+from utils.training import evaluate
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_model_args(parser)
+    parser.set_defaults(save_dir="exp/conll03/mtl")
+    parser.add_argument("--masks_path", default=None, help="folder from prepare-masks.sh (<task_id>.th masks, init_weights.th); none = hard sharing")
+    parser.add_argument("--tasks", default=None, help="comma-separated task ids to train jointly (default: all tasks of the data)")
+    parser.add_argument("--sampling", default=None, choices=SAMPLINGS, help="task order: proportional to training-set size (the paper's; default), round-robin or resample (the original's)")
+    parser.add_argument("--trainer", default=None, choices=sorted(TRAINER_SAMPLING), help="the original's names: seq-label = --sampling round-robin, re-seq-label = resample")
+    parser.add_argument("--scheduler", default="fix", choices=SCHEDULERS, help="LR schedule: fix (original), decay 1/(1+0.05·epoch), inverse_sqrt with --warmup_steps")
+    parser.add_argument("--warmup_steps", type=int, default=1000, help="warm-up steps of --scheduler inverse_sqrt")
+    parser.add_argument("--clip_value", type=float, default=5.0, help="gradient value clipping (the original's MTL setting)")
+    parser.add_argument("--evaluate", action="store_true", help="evaluate the run's saved best.th on dev and test, without training")
+    parser.add_argument("--save_ep", type=int, default=0, help="also keep the weights of every N-th epoch (0: only the best)")
+    parser.add_argument("--print_every", type=int, default=0, help="print the mean loss every N steps (0: never)")
+    parser.add_argument("--overwrite", action="store_true", help="allow writing into an existing run folder")
+    args = parser.parse_args(argv)
+    check_positive(parser, args, "epochs", "batch_size", "hidden_size", "n_layer", "train_limit", "eval_limit", "warmup_steps")
+    if args.sampling and args.trainer and args.sampling != TRAINER_SAMPLING[args.trainer]:
+        parser.error(f"--trainer {args.trainer} means --sampling {TRAINER_SAMPLING[args.trainer]}, not {args.sampling}")
+    args.sampling = args.sampling or TRAINER_SAMPLING.get(args.trainer, "proportional")
+    args.exp_name = args.exp_name or time.strftime("run-%Y%m%d-%H%M%S")
+    return args
+
+
+def task_ids(spec: str | None, data: Dataset) -> list[int]:
+    """Parse --tasks against the data's task list."""
+    if spec is None:
+        return list(range(len(data.tasks)))
+    try:
+        ids = [int(x) for x in spec.split(",")]
+    except ValueError:
+        fail(f"--tasks {spec!r}: expected comma-separated integers")
+    bad = [i for i in ids if not 0 <= i < len(data.tasks)] or (ids if len(set(ids)) != len(ids) else [])
+    if bad:
+        fail(f"--tasks {spec!r}: the data has tasks 0..{len(data.tasks) - 1} ({', '.join(data.task_names())}), each once")
+    return ids
+
+
+def load_masks(args: argparse.Namespace, model, data: Dataset, ids: list[int]) -> list[dict | None]:
+    """One mask record per task from --masks_path (None per task for hard sharing)."""
+    if not args.masks_path:
+        return [None for _ in ids]
+    records = []
+    for i in ids:
+        path = os.path.join(args.masks_path, f"{i}.th")
+        record = load_mask(path, model)
+        if record.get("task") != data.tasks[i].name:
+            fail(f"{path}: a mask of task {record.get('task')!r}, but task {i} of the data is {data.tasks[i].name!r}")
+        records.append(record)
+    names = set(records[0]["mask"])
+    for i, record in zip(ids, records):
+        if set(record["mask"]) != names:
+            fail(f"{args.masks_path}/{i}.th covers other weights than {args.masks_path}/{ids[0]}.th")
+    return records
+
+
+def summary_table(rows: dict[str, dict]) -> str:
+    lines = [f"{'task':<8}{'kept %':>8}{'dev':>8}{'test':>8}"]
+    for name, row in rows.items():
+        kept = f"{row['kept']:.2f}" if row.get("kept") is not None else "100.00"
+        test = f"{row['test']:.2f}" if row.get("test") is not None else "-"
+        lines.append(f"{name:<8}{kept:>8}{row['dev']:>8.2f}{test:>8}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    generator = set_seed(args.seed)
+    try:
+        data = Dataset.load(args.data_path)
+    except (FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    data.limit(args.train_limit, args.eval_limit)
+    ids = task_ids(args.tasks, data)
+    run_dir = os.path.join(args.save_dir, args.exp_name)
+    best_path = os.path.join(run_dir, "best.th")
+    if not args.evaluate and os.path.exists(run_dir) and not args.overwrite:
+        fail(f"{run_dir} exists: choose another --exp_name or pass --overwrite")
+    if args.evaluate and not os.path.isfile(best_path):
+        fail(f"--evaluate: {best_path} does not exist")
+
+    model = get_model(args.arch, data, args.hidden_size, args.n_layer, args.dropout, args.crf)
+    try:
+        records = load_masks(args, model, data, ids)
+        init = args.init_weights or (os.path.join(args.masks_path, "init_weights.th") if args.masks_path else None)
+        if args.evaluate:
+            load_weights(model, best_path)
+        elif init:
+            load_weights(model, init)
+    except (FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    model.to(args.device)
+    masks = [to_device(r["mask"], args.device) if r else None for r in records]
+    tasks = [JointTask(i, data.tasks[i], m) for i, m in zip(ids, masks)]
+    pad = data.words.padding_idx
+
+    if not args.evaluate:
+        os.makedirs(run_dir, exist_ok=True)
+        write_json(os.path.join(run_dir, "config.json"), {**vars(args), "init_weights": init})
+
+        def save_best(epoch: int) -> None:
+            atomic_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, best_path)
+
+        def save_epoch(epoch: int) -> None:
+            if args.save_ep and epoch % args.save_ep == 0:
+                atomic_save({k: v.detach().cpu() for k, v in model.state_dict().items()},
+                            os.path.join(run_dir, f"epoch_{epoch}.th"))
+
+        result = train_joint(model, tasks, epochs=args.epochs, batch_size=args.batch_size, optim=args.optim,
+                             scheduler=args.scheduler, sampling=args.sampling, device=args.device, pad_index=pad,
+                             generator=generator, on_best=save_best, on_epoch=save_epoch,
+                             clip_value=args.clip_value, print_every=args.print_every, warmup_steps=args.warmup_steps)
+        load_weights(model, best_path)
+        model.to(args.device)
+
+    rows = {}
+    for task, record in zip(tasks, records):
+        rows[task.data.name] = {
+            "task_id": task.task_id,
+            "dev": evaluate(model, task.mask, task.task_id, task.data, "dev", args.batch_size, args.device, pad),
+            "test": evaluate(model, task.mask, task.task_id, task.data, "test", args.batch_size, args.device, pad),
+            "kept": record["kept"] if record else None, "round": record["round"] if record else None}
+    cpu_masks = [{n: t.cpu() for n, t in m.items()} for m in masks] if args.masks_path else None
+    names = [t.data.name for t in tasks]
+    overlap = {}
+    if cpu_masks:
+        overlap["all"] = overlap_ratio(cpu_masks)
+        for (a, ma), (b, mb) in itertools.combinations(zip(names, cpu_masks), 2):
+            overlap[f"{a}&{b}"] = overlap_ratio([ma, mb])
+    model.cpu()
+    results = {
+        "setting": data.setting, "system": "sparse sharing" if args.masks_path else "hard sharing",
+        "tasks": rows,
+        "dev_average": sum(r["dev"] for r in rows.values()) / len(rows),
+        "test_average": sum(r["test"] for r in rows.values()) / len(rows),
+        "params": encoder_params(model, cpu_masks),
+        "overlap": overlap,
+    }
+    if not args.evaluate:
+        results.update({"selected_epoch": result.best_epoch, "epochs": args.epochs, "sampling": args.sampling,
+                        "sampling_counts": result.counts,
+                        "history": [vars(h) for h in result.history]})
+    write_json(os.path.join(run_dir, "evaluation.json" if args.evaluate else "results.json"), results)
+    print(summary_table(rows))
+    print(f"encoder parameters: {results['params']:,}" +
+          (f"; mask overlap ratio: " + ", ".join(f"{k} {v:.3f}" for k, v in overlap.items()) if overlap else ""))
+    print(f"written to {run_dir}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Atomic writes and safe loads of tensors, state dicts and masks (never unpickling arbitrary objects)."""
+import os
+import tempfile
+
+import torch
+
+
+def atomic_save(obj: object, path: str) -> None:
+    """torch.save to a temporary file in the same folder, then rename: a reader never sees a partial file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".th")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_tensors(path: str) -> dict:
+    """Load a file written by `atomic_save` with weights_only=True; a clear error if it is missing or foreign."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path}: not a tensor checkpoint this project can read safely ({type(error).__name__})") from None
+
+
+def load_weights(model: torch.nn.Module, path: str) -> None:
+    """Load a state dict saved by this project into `model`; a missing, extra or mis-shaped tensor is an error
+    naming the file and the tensor."""
+    state = load_tensors(path)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: not a state dict of tensors")
+    expected = model.state_dict()
+    for name, tensor in expected.items():
+        if name not in state:
+            raise ValueError(f"{path}: tensor {name} is missing (was it saved by another --arch/--crf/data set?)")
+        if state[name].shape != tensor.shape:
+            raise ValueError(f"{path}: tensor {name} has shape {tuple(state[name].shape)}, the model "
+                             f"{tuple(tensor.shape)} (different data set or --hidden_size/--n_layer?)")
+    extra = sorted(set(state) - set(expected))
+    if extra:
+        raise ValueError(f"{path}: tensor {extra[0]} is not part of the model")
+    model.load_state_dict(state)

@@ -1,0 +1,178 @@
+"""The processed data set: a shared word vocabulary, per-task tag vocabularies, indexed sentences and the
+initial word-embedding table. Saved as JSON/TSV vocabularies plus tensors, so loading never unpickles."""
+import json
+import os
+from dataclasses import dataclass, field
+
+import torch
+from fastNLP import Vocabulary
+
+from utils.checkpoint import atomic_save, load_tensors
+
+SPLITS = ("train", "dev", "test")
+# The metric each known task is scored with (REFERENCE §2): token accuracy, or span F1 over BIO / BIOES tags.
+TASK_METRICS = {"pos": "acc", "chunk": "bio", "ner": "bioes", "pp": "acc"}
+
+
+@dataclass
+class Split:
+    """One split of one task: a LongTensor of word ids and one of tag ids per sentence."""
+
+    words: list[torch.Tensor]
+    tags: list[torch.Tensor]
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(w) for w in self.words]
+
+    def head(self, n: int | None) -> "Split":
+        """The first n sentences (all of them when n is None): the budget flags' data slice."""
+        return self if n is None else Split(self.words[:n], self.tags[:n])
+
+
+@dataclass
+class TaskData:
+    """A task: its name, how it is scored, its tag vocabulary and its splits."""
+
+    name: str
+    metric: str
+    tags: Vocabulary
+    splits: dict[str, Split] = field(default_factory=dict)
+
+
+@dataclass
+class Dataset:
+    """Everything the models and training scripts read from a processed data folder."""
+
+    setting: str
+    words: Vocabulary
+    tasks: list[TaskData]
+    embedding: torch.Tensor
+    word_rows: torch.Tensor
+    info: dict = field(default_factory=dict)
+
+    def task_names(self) -> list[str]:
+        return [t.name for t in self.tasks]
+
+    def limit(self, train: int | None, evaluation: int | None) -> None:
+        """Keep the first `train` training and `evaluation` dev/test sentences of every task (budget runs)."""
+        for task in self.tasks:
+            task.splits = {s: sp.head(train if s == "train" else evaluation) for s, sp in task.splits.items()}
+
+    def save(self, directory: str) -> None:
+        """Write meta.json, the vocabularies and tensors.pt into `directory` (tensors last, atomically)."""
+        os.makedirs(directory, exist_ok=True)
+        self.words.save(os.path.join(directory, "words.vocab"))
+        tensors = {"embedding": self.embedding, "word_rows": self.word_rows}
+        for task in self.tasks:
+            task.tags.save(os.path.join(directory, f"tags.{task.name}.vocab"))
+            for split_name, split in task.splits.items():
+                key = f"{task.name}.{split_name}"
+                tensors[key + ".lengths"] = torch.tensor(split.lengths, dtype=torch.long)
+                tensors[key + ".words"] = torch.cat(split.words) if len(split) else torch.zeros(0, dtype=torch.long)
+                tensors[key + ".tags"] = torch.cat(split.tags) if len(split) else torch.zeros(0, dtype=torch.long)
+        meta = {"setting": self.setting, "tasks": [{"name": t.name, "metric": t.metric} for t in self.tasks]}
+        meta.update(self.info)
+        with open(os.path.join(directory, "meta.json"), "w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=2)
+        atomic_save(tensors, os.path.join(directory, "tensors.pt"))
+
+    @classmethod
+    def load(cls, directory: str) -> "Dataset":
+        """Read a folder written by `save` (prepare-data.py's output)."""
+        meta_path = os.path.join(directory, "meta.json")
+        if not os.path.isfile(meta_path) or not os.path.isfile(os.path.join(directory, "tensors.pt")):
+            raise FileNotFoundError(f"{directory}: not a processed data folder (run prepare-data.py first)")
+        with open(meta_path, encoding="utf-8") as f:
+            meta = json.load(f)
+        tensors = load_tensors(os.path.join(directory, "tensors.pt"))
+        tasks = []
+        for spec in meta["tasks"]:
+            task = TaskData(spec["name"], spec["metric"], Vocabulary.load(os.path.join(directory, f"tags.{spec['name']}.vocab")))
+            for split_name in SPLITS:
+                key = f"{task.name}.{split_name}"
+                lengths = tensors[key + ".lengths"].tolist()
+                task.splits[split_name] = Split(list(torch.split(tensors[key + ".words"], lengths)),
+                                                list(torch.split(tensors[key + ".tags"], lengths)))
+            tasks.append(task)
+        info = {k: v for k, v in meta.items() if k not in ("setting", "tasks")}
+        return cls(meta["setting"], Vocabulary.load(os.path.join(directory, "words.vocab")), tasks,
+                   tensors["embedding"], tensors["word_rows"], info)
+
+
+def build_vocabularies(corpus: dict) -> tuple[Vocabulary, dict[str, Vocabulary]]:
+    """One word vocabulary shared by all tasks (training words create entries; dev/test words are kept only as
+    lookups for pre-trained vectors, as fastNLP's no_create_entry) and one tag vocabulary per task."""
+    words = Vocabulary()
+    for splits in corpus.values():
+        for sentence, _ in splits["train"]:
+            words.add_word_lst(sentence)
+    for splits in corpus.values():
+        for split in ("dev", "test"):
+            for sentence, _ in splits[split]:
+                words.add_word_lst(sentence, no_create_entry=True)
+    words.build_vocab()
+    tags = {}
+    for name, splits in corpus.items():
+        vocab = Vocabulary(padding=None, unknown=None)
+        for split in SPLITS:
+            for _, sentence_tags in splits[split]:
+                vocab.add_word_lst(sentence_tags)
+        tags[name] = vocab.build_vocab()
+    return words, tags
+
+
+def embedding_table(words: Vocabulary, vectors: dict[str, torch.Tensor], dim: int,
+                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """The initial word-embedding table, shared by case (words are looked up lowercased) as fastNLP's
+    StaticEmbedding(lower=True) builds it: a GloVe vector where there is one, uniform ±sqrt(3/d) for training
+    words without one, zeros for padding; dev/test-only words without a vector fall back to <unk>.
+    Returns the table, the row of each vocabulary id, and coverage counts."""
+    trainable = set()
+    for word, _ in words:
+        if not words._is_word_no_create_entry(word):
+            trainable.add(word.lower())
+    rows: dict[str, int] = {words.padding: 0, words.unknown: 1}
+    for word, _ in words:
+        lower = word.lower()
+        if word in (words.padding, words.unknown) or lower in rows:
+            continue
+        if lower in vectors or lower in trainable:
+            rows[lower] = len(rows)
+    bound = (3.0 / dim) ** 0.5
+    table = torch.empty(len(rows), dim).uniform_(-bound, bound, generator=generator)
+    table[0] = 0.0
+    found = 0
+    for lower, row in rows.items():
+        if lower in vectors and row > 1:
+            table[row] = vectors[lower]
+            found += 1
+    word_rows = torch.tensor([rows.get(w if w in (words.padding, words.unknown) else w.lower(), 1) for w, _ in words])
+    coverage = {"types": len(rows) - 2, "found": found}
+    return table, word_rows, coverage
+
+
+def index_corpus(corpus: dict, words: Vocabulary, tags: dict[str, Vocabulary]) -> list[TaskData]:
+    """Turn the sentences of every task and split into id tensors."""
+    tasks = []
+    for name, splits in corpus.items():
+        task = TaskData(name, TASK_METRICS.get(name, "acc"), tags[name])
+        for split in SPLITS:
+            sentences = splits[split]
+            task.splits[split] = Split(
+                [torch.tensor([words.to_index(w) for w in ws], dtype=torch.long) for ws, _ in sentences],
+                [torch.tensor([tags[name].to_index(t) for t in ts], dtype=torch.long) for _, ts in sentences])
+        tasks.append(task)
+    return tasks
+
+
+def summary(data: Dataset) -> str:
+    """A table of sentences, tokens and tag-set size per task and split."""
+    lines = [f"{'task':<8}{'split':<7}{'sentences':>10}{'tokens':>10}{'tags':>6}"]
+    for task in data.tasks:
+        for split_name, split in task.splits.items():
+            lines.append(f"{task.name:<8}{split_name:<7}{len(split):>10,}{sum(split.lengths):>10,}{len(task.tags):>6}")
+    return "\n".join(lines)

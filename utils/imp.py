@@ -1,0 +1,61 @@
+"""Step 1 of the paper for one task: iterative magnitude pruning with rewinding (Algorithm 1), recording
+every round's mask, best-dev weights and scores under one folder."""
+import json
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from utils.checkpoint import atomic_save
+from utils.masks import Mask, kept_fraction, save_mask, zero_pruned_
+from utils.pruning import prune_global
+
+
+@dataclass
+class RoundOutcome:
+    """A trained round: the best-dev weights (as a state dict) and their dev and test scores."""
+
+    best_state: dict
+    dev: float
+    test: float
+    best_epoch: int
+    epochs: int
+    seconds: float
+
+
+def round_tag(round_: int, mask: Mask) -> str:
+    """`<round>_<kept%>`, the original's file naming, e.g. 3_12.50."""
+    return f"{round_}_{100.0 * kept_fraction(mask):.2f}"
+
+
+def run_imp(model: nn.Module, rewind_point: dict, mask: Mask, schedule: list[float], first_round: int,
+            train_round: Callable[[int, Mask], RoundOutcome], out_dir: str, task: str,
+            log: Callable[[str], None] = print) -> list[dict]:
+    """Rounds first_round..len(schedule)-1: rewind all weights to the rewind point with the pruned ones zeroed,
+    train, save `<r>_<kept>.th` (the mask) and `best_<r>_<kept>.th`, append to scores.jsonl, then prune the
+    best weights globally down to the next round's kept fraction."""
+    records = []
+    for round_ in range(first_round, len(schedule)):
+        model.load_state_dict(rewind_point)
+        zero_pruned_(model, mask)
+        outcome = train_round(round_, mask)
+        model.load_state_dict(outcome.best_state)
+        zero_pruned_(model, mask)
+        tag = round_tag(round_, mask)
+        save_mask(os.path.join(out_dir, f"{tag}.th"), mask, round_, task)
+        best = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        atomic_save(best, os.path.join(out_dir, f"best_{tag}.th"))
+        record = {"round": round_, "kept": round(100.0 * kept_fraction(mask), 4), "dev": outcome.dev,
+                  "test": outcome.test, "best_epoch": outcome.best_epoch, "epochs": outcome.epochs,
+                  "seconds": round(outcome.seconds, 2)}
+        with open(os.path.join(out_dir, "scores.jsonl"), "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        records.append(record)
+        log(f"[{task}] round {round_}: kept {record['kept']:.2f}%  dev {outcome.dev:.2f}  test {outcome.test:.2f}  "
+            f"best epoch {outcome.best_epoch}/{outcome.epochs}  {outcome.seconds:.0f}s")
+        if round_ + 1 < len(schedule):
+            weights = {n: model.get_parameter(n).detach() for n in mask}
+            mask = prune_global(weights, mask, schedule[round_ + 1])
+    return records

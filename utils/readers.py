@@ -1,0 +1,244 @@
+"""Readers that turn the raw corpora of each data setting into tagged sentences per task and split."""
+
+import os
+import random
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from fastNLP.core.utils import iob2, iob2bioes
+
+Sentence = tuple[list[str], list[str]]  # (words, tags)
+Corpus = dict[str, dict[str, list[Sentence]]]  # task name -> split ("train"|"dev"|"test") -> sentences
+
+TASKS = ("pos", "chunk", "ner")
+SPLITS = ("train", "dev", "test")
+
+_Converter = Callable[[list[str]], list[str]]
+_Block = tuple[int, list[list[str]]]  # (line number of the sentence's first row, its column lists)
+
+_DOCSTART = ("-DOCSTART-",)
+_ONTONOTES_MARKERS = ("#begin document", "#end document")
+_ONTONOTES_SPLITS = {"train": ("train",), "dev": ("development", "dev"), "test": ("test",)}
+_PARSE_TOKEN = re.compile(r"\(([^()*\s]+)|(\*)|(\))")
+_NE_BIT = re.compile(r"(?:\(([^()*]+))?\*?(\))?")
+
+
+def _read_blocks(path: str | Path, columns: Sequence[int], markers: tuple[str, ...] = _DOCSTART) -> list[_Block]:
+    """Read the chosen columns of each blank-line-separated sentence, with line numbers for error messages.
+
+    Lines starting with one of `markers` are dropped and end the current sentence.
+    """
+    needed = max(columns) + 1
+    blocks: list[_Block] = []
+    rows: list[list[str]] = []
+    first = 0
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            fields = line.split()
+            if not fields or line.startswith(markers):
+                if rows:
+                    blocks.append((first, [list(column) for column in zip(*rows)]))
+                rows = []
+                continue
+            if len(fields) < needed:
+                raise ValueError(f"{path}:{number}: expected at least {needed} columns, found {len(fields)}")
+            if not rows:
+                first = number
+            rows.append([fields[column] for column in columns])
+    if rows:
+        blocks.append((first, [list(column) for column in zip(*rows)]))
+    return blocks
+
+
+def read_columns(path: str, columns: Sequence[int]) -> list[list[list[str]]]:
+    """Read a CoNLL-style file into, per sentence, one list per requested column (-DOCSTART- dropped)."""
+    return [block for _, block in _read_blocks(path, columns)]
+
+
+def to_bio(tags: Sequence[str]) -> list[str]:
+    """Convert IOB1 (or already BIO) tags to BIO on a copy, since fastNLP's iob2 edits its argument."""
+    try:
+        return iob2(list(tags))
+    except TypeError as error:
+        raise ValueError(f"invalid IOB tag sequence ({error})") from None
+
+
+def to_bioes(tags: Sequence[str]) -> list[str]:
+    """Convert IOB1 (or BIO) tags to BIOES, the NER encoding the paper trains with."""
+    return iob2bioes(to_bio(tags))
+
+
+def _convert(converter: _Converter, tags: list[str], path: str | Path, line: int) -> list[str]:
+    """Apply a tag converter, naming the file and the sentence's first line if the tags are invalid."""
+    try:
+        return converter(tags)
+    except ValueError as error:
+        raise ValueError(f"{path}:{line}: sentence starting here: {error}") from None
+
+
+def _read_tagged(path: str | Path, tasks: Mapping[str, tuple[int, _Converter]]) -> dict[str, list[Sentence]]:
+    """Read a file once and give each task (words, tags) sentences from its (tag column, converter)."""
+    columns = [0, *(column for column, _ in tasks.values())]
+    tagged: dict[str, list[Sentence]] = {task: [] for task in tasks}
+    for line, (words, *tag_columns) in _read_blocks(path, columns):
+        for (task, (_, converter)), tags in zip(tasks.items(), tag_columns):
+            tagged[task].append((list(words), _convert(converter, tags, path, line)))
+    return tagged
+
+
+_POS: dict[str, tuple[int, _Converter]] = {"pos": (1, list)}
+_CHUNK: dict[str, tuple[int, _Converter]] = {"chunk": (2, to_bio)}
+_NER: dict[str, tuple[int, _Converter]] = {"ner": (3, to_bioes)}
+
+
+def _by_task(splits: Mapping[str, Mapping[str, list[Sentence]]]) -> Corpus:
+    """Turn split -> task -> sentences into the Corpus layout task -> split -> sentences, in TASKS order."""
+    return {task: {split: splits[split][task] for split in SPLITS} for task in TASKS}
+
+
+def read_conll03(directory: str) -> Corpus:
+    """Read CoNLL-2003 {train,dev,test}.txt: POS as is, chunks IOB1->BIO, NER IOB1->BIOES, same sentences."""
+    columns = {**_POS, **_CHUNK, **_NER}
+    return _by_task({split: _read_tagged(os.path.join(directory, f"{split}.txt"), columns) for split in SPLITS})
+
+
+def _hold_out(sentences: list[Sentence], fraction: float, seed: int) -> tuple[list[Sentence], list[Sentence]]:
+    """Split off round(fraction * n) sentences chosen by a seeded shuffle as dev; both parts keep file order."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"dev_fraction must be between 0 and 1 (exclusive), got {fraction}")
+    order = list(range(len(sentences)))
+    random.Random(seed).shuffle(order)
+    dev = set(order[: round(fraction * len(sentences))])
+    train = [sentence for index, sentence in enumerate(sentences) if index not in dev]
+    return train, [sentence for index, sentence in enumerate(sentences) if index in dev]
+
+
+def read_ptb(pos: str, chunk: str, ner: str, dev_fraction: float = 0.1, seed: int = 1) -> Corpus:
+    """Read the paper's "ptb" setting, where each task has its own corpus and sentences.
+
+    POS: WSJ `{train,dev,test}.pos` in `pos`. Chunk: CoNLL-2000 `train.txt`/`test.txt` in `chunk`; CoNLL-2000 has
+    no dev set, so dev is `round(dev_fraction * n)` train sentences picked by `random.Random(seed).shuffle`
+    (the rest stay train; both keep file order). NER: CoNLL-2003 `{train,dev,test}.txt` in `ner`, as BIOES.
+    """
+    chunk_train, chunk_dev = _hold_out(
+        _read_tagged(os.path.join(chunk, "train.txt"), _CHUNK)["chunk"], dev_fraction, seed
+    )
+    return {
+        "pos": {split: _read_tagged(os.path.join(pos, f"{split}.pos"), _POS)["pos"] for split in SPLITS},
+        "chunk": {
+            "train": chunk_train,
+            "dev": chunk_dev,
+            "test": _read_tagged(os.path.join(chunk, "test.txt"), _CHUNK)["chunk"],
+        },
+        "ner": {split: _read_tagged(os.path.join(ner, f"{split}.txt"), _NER)["ner"] for split in SPLITS},
+    }
+
+
+def parse_chunks(bits: Sequence[str]) -> list[str]:
+    """Derive flat BIO chunks from CoNLL-2012 parse bits (one bit such as `(S(NP*` or `*))` per word).
+
+    Rule: a word's chunk is the innermost phrase around it, if that phrase contains no other phrase (all its
+    children are pre-terminals); the chunk label is that phrase's label (B- on its first word, I- after).
+    Words whose innermost phrase also contains a phrase, or is the root TOP, are O.
+    """
+    labels: list[str] = []  # label of every phrase node, in opening order
+    has_phrase_child: list[bool] = []
+    open_nodes: list[int] = []
+    owners: list[int | None] = []  # innermost open phrase of every word
+    for bit in bits:
+        if _PARSE_TOKEN.sub("", bit):
+            raise ValueError(f"malformed parse bit {bit!r}")
+        tokens = _PARSE_TOKEN.findall(bit)
+        if sum(1 for _, star, _ in tokens if star) != 1:
+            raise ValueError(f"parse bit {bit!r} must hold exactly one '*'")
+        for label, star, _ in tokens:
+            if label:
+                if open_nodes:
+                    has_phrase_child[open_nodes[-1]] = True
+                open_nodes.append(len(labels))
+                labels.append(label)
+                has_phrase_child.append(False)
+            elif star:
+                owners.append(open_nodes[-1] if open_nodes else None)
+            elif open_nodes:
+                open_nodes.pop()
+            else:
+                raise ValueError(f"parse bit {bit!r} closes a phrase that was never opened")
+    if open_nodes:
+        raise ValueError(f"parse leaves {len(open_nodes)} phrase(s) unclosed")
+    tags: list[str] = []
+    for index, node in enumerate(owners):
+        if node is None or has_phrase_child[node] or labels[node] == "TOP":
+            tags.append("O")
+        else:
+            tags.append(("I-" if index and owners[index - 1] == node else "B-") + labels[node])
+    return tags
+
+
+def ne_bio(bits: Sequence[str]) -> list[str]:
+    """Convert CoNLL-2012 bracketed named-entity bits (`(GPE*`, `*`, `*)`, `(GPE)`) to BIO tags."""
+    tags: list[str] = []
+    current: str | None = None
+    for bit in bits:
+        match = _NE_BIT.fullmatch(bit)
+        if match is None:
+            raise ValueError(f"malformed named-entity bit {bit!r}")
+        label, close = match.groups()
+        if label and current:
+            raise ValueError(f"entity {label} opens inside entity {current}")
+        current = label or current
+        tags.append(f"{'B' if label else 'I'}-{current}" if current else "O")
+        if close:
+            if current is None:
+                raise ValueError(f"named-entity bit {bit!r} closes an entity that was never opened")
+            current = None
+    if current:
+        raise ValueError(f"entity {current} is never closed")
+    return tags
+
+
+def _ne_bioes(bits: Sequence[str]) -> list[str]:
+    """Convert CoNLL-2012 bracketed named-entity bits to BIOES, the NER encoding the paper trains with."""
+    return iob2bioes(ne_bio(bits))
+
+
+def _ontonotes_folder(directory: str, names: Sequence[str]) -> Path:
+    """Return the first existing split folder among `names` (e.g. development or dev) under `directory`."""
+    for name in names:
+        folder = Path(directory) / name
+        if folder.is_dir():
+            return folder
+    raise FileNotFoundError(f"no {' or '.join(names)} folder in {directory}")
+
+
+def _read_ontonotes_split(folder: Path) -> dict[str, list[Sentence]]:
+    """Read every *.gold_conll file under `folder` (sorted, recursive), skipping pt/ documents, which lack NE."""
+    paths = sorted(folder.rglob("*.gold_conll"))
+    if not paths:
+        raise FileNotFoundError(f"no *.gold_conll files under {folder}")
+    tagged: dict[str, list[Sentence]] = {task: [] for task in TASKS}
+    for path in paths:
+        for line, (document_ids, words, pos, parse, ne) in _read_blocks(path, (0, 3, 4, 5, 10), _ONTONOTES_MARKERS):
+            if document_ids[0].startswith("pt/"):
+                continue
+            tagged["pos"].append((list(words), pos))
+            tagged["chunk"].append((list(words), _convert(parse_chunks, parse, path, line)))
+            tagged["ner"].append((list(words), _convert(_ne_bioes, ne, path, line)))
+    return tagged
+
+
+def read_ontonotes(directory: str) -> Corpus:
+    """Read OntoNotes 5.0 in CoNLL-2012 format: POS column 4, chunks from parse bits, NER as BIOES.
+
+    Files are `directory/{train,development|dev,test}/**/*.gold_conll`; see `parse_chunks` for the chunk rule.
+    """
+    return _by_task({split: _read_ontonotes_split(_ontonotes_folder(directory, names))
+                    for split, names in _ONTONOTES_SPLITS.items()})
+
+
+SETTINGS: dict[str, Callable[..., Corpus]] = {
+    "conll03": read_conll03,
+    "ptb": read_ptb,
+    "ontonotes": read_ontonotes,
+}

@@ -1,0 +1,100 @@
+"""Training and evaluation of one task's subnet: optimiser spec, LR schedule, masked steps, dev/test scoring."""
+import ast
+import copy
+import re
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from utils.batching import Batch, bucket_batches, collate, sorted_batches
+from utils.dataset import TaskData
+from utils.masks import Mask, masked_forward
+from utils.metrics import make_metric
+
+OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
+def make_optimizer(spec: str, params) -> torch.optim.Optimizer:
+    """Build an optimiser from the original's string form, e.g. "sgd(lr=0.1, momentum=0.9)"."""
+    match = re.fullmatch(r"\s*(\w+)\s*\((.*)\)\s*", spec)
+    if not match or match.group(1).lower() not in OPTIMIZERS:
+        raise ValueError(f"--optim {spec!r}: expected NAME(key=value, ...) with NAME in {', '.join(OPTIMIZERS)}")
+    try:
+        call = ast.parse(f"f({match.group(2)})", mode="eval").body
+        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+    except (SyntaxError, ValueError):
+        raise ValueError(f"--optim {spec!r}: arguments must be key=literal pairs") from None
+    return OPTIMIZERS[match.group(1).lower()](params, **kwargs)
+
+
+def inverse_time_decay(optimizer: torch.optim.Optimizer, decay: float = 0.05) -> torch.optim.lr_scheduler.LambdaLR:
+    """LR × 1/(1 + decay·epoch), stepped once per epoch (the original's Step 1 schedule)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + decay * epoch))
+
+
+def train_step(model: nn.Module, mask: Mask | None, task: int, batch: Batch, optimizer: torch.optim.Optimizer,
+               clip_norm: float | None = None, clip_value: float | None = None) -> float:
+    """One gradient step of `task`'s subnet on one batch; returns the loss."""
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    logits = masked_forward(model, mask, task, batch.words, batch.seq_len)
+    loss = model.heads.loss(task, logits, batch.tags, batch.seq_len)
+    loss.backward()
+    params = [p for p in model.parameters() if p.grad is not None]
+    if clip_norm is not None:
+        nn.utils.clip_grad_norm_(params, clip_norm)
+    if clip_value is not None:
+        nn.utils.clip_grad_value_(params, clip_value)
+    optimizer.step()
+    return loss.item()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, split: str, batch_size: int,
+             device: torch.device | str, pad_index: int) -> float:
+    """The task's metric (percent) of its subnet on one split."""
+    model.eval()
+    data = task.splits[split]
+    metric = make_metric(task.metric, task.tags)
+    for indices in sorted_batches(data.lengths, max(batch_size, 32)):
+        batch = collate(data, indices, pad_index, device)
+        logits = masked_forward(model, mask, task_id, batch.words, batch.seq_len)
+        metric.update(model.heads.decode(task_id, logits, batch.seq_len), batch.tags, batch.seq_len)
+    return metric.score()
+
+
+@dataclass
+class TrainResult:
+    """What one training run of a subnet produced: its best-dev weights and when they were reached."""
+
+    best_state: dict
+    best_dev: float
+    best_epoch: int
+    epochs: int
+    seconds: float
+
+
+def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, *, epochs: int, batch_size: int,
+               optim: str, device: torch.device | str, pad_index: int, generator: torch.Generator,
+               clip_norm: float = 5.0, lr_decay: float = 0.05, desc: str = "") -> TrainResult:
+    """Train one task's subnet from the model's current weights with a fresh optimiser: length-bucketed
+    batches, LR × 1/(1+decay·epoch), gradient-norm clipping, dev every epoch; keeps the best-dev weights."""
+    start = time.time()
+    optimizer = make_optimizer(optim, [p for p in model.parameters() if p.requires_grad])
+    scheduler = inverse_time_decay(optimizer, lr_decay)
+    train = task.splits["train"]
+    best_state, best_dev, best_epoch = copy.deepcopy(model.state_dict()), float("-inf"), 0
+    for epoch in range(1, epochs + 1):
+        batches = bucket_batches(train.lengths, batch_size, generator)
+        bar = tqdm(batches, desc=f"{desc} epoch {epoch}/{epochs}", leave=False, dynamic_ncols=True)
+        for indices in bar:
+            loss = train_step(model, mask, task_id, collate(train, indices, pad_index, device), optimizer, clip_norm)
+            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        scheduler.step()
+        dev = evaluate(model, mask, task_id, task, "dev", batch_size, device, pad_index)
+        if dev > best_dev:
+            best_state, best_dev, best_epoch = copy.deepcopy(model.state_dict()), dev, epoch
+    return TrainResult(best_state, best_dev, best_epoch, epochs, time.time() - start)
