@@ -8,7 +8,7 @@ import torch
 
 from utils.dataset import Dataset, build_vocabularies, embedding_table, index_corpus, summary
 from utils.glove import read_vectors
-from utils.readers import read_conll03, read_ontonotes, read_ptb
+from utils.readers import PP_MAX_POSITION, read_conll03, read_conll03_pp, read_ontonotes, read_ptb
 
 
 def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
@@ -18,6 +18,10 @@ def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         if len(sources) != 1:
             parser.error("conll03 needs one CoNLL-2003 folder: --dir DIR (or --pos DIR, with --chunk/--ner equal to it)")
         return read_conll03(sources.pop())
+    if args.type == "conll03-pp":
+        if not args.dir:
+            parser.error("conll03-pp needs the CoNLL-2003 folder: --dir DIR (train.txt dev.txt test.txt)")
+        return read_conll03_pp(args.dir, args.max_position)
     if args.type == "ptb":
         if not (args.pos and args.chunk and args.ner):
             parser.error("ptb needs --pos WSJ_DIR (train/dev/test.pos), --chunk CONLL2000_DIR and --ner CONLL2003_DIR")
@@ -29,11 +33,12 @@ def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--type", required=True, choices=["conll03", "ptb", "ontonotes"], help="experiment setting")
-    parser.add_argument("--dir", help="conll03: folder with train.txt dev.txt test.txt; ontonotes: CoNLL-2012 folder")
+    parser.add_argument("--type", required=True, choices=["conll03", "conll03-pp", "ptb", "ontonotes"], help="experiment setting (conll03-pp: NER + position prediction)")
+    parser.add_argument("--dir", help="conll03, conll03-pp: folder with train.txt dev.txt test.txt; ontonotes: CoNLL-2012 folder")
     parser.add_argument("--pos", help="conll03: the CoNLL-2003 folder (as the original); ptb: WSJ folder with train.pos dev.pos test.pos")
     parser.add_argument("--chunk", help="conll03: same as --pos; ptb: CoNLL-2000 folder with train.txt test.txt")
     parser.add_argument("--ner", help="conll03: same as --pos; ptb: CoNLL-2003 folder")
+    parser.add_argument("--max_position", type=int, default=PP_MAX_POSITION, help="conll03-pp: positions from this one on share the tag '<max>+'")
     parser.add_argument("--embedding", help="GloVe text file (any dimension, .gz allowed), e.g. glove.6B.100d.txt")
     parser.add_argument("--embedding_dim", type=int, default=100, help="dimension of random word vectors when --embedding is not given")
     parser.add_argument("--dev_fraction", type=float, default=0.1, help="ptb: share of CoNLL-2000 train held out as chunking dev")

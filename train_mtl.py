@@ -2,6 +2,7 @@
 multi-task warmup whose best.th is Step 1's --init_weights)."""
 import argparse
 import itertools
+import json
 import os
 import sys
 import time
@@ -28,17 +29,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scheduler", default="fix", choices=SCHEDULERS, help="LR schedule: fix (original), decay 1/(1+0.05·epoch), inverse_sqrt with --warmup_steps")
     parser.add_argument("--warmup_steps", type=int, default=1000, help="warm-up steps of --scheduler inverse_sqrt")
     parser.add_argument("--clip_value", type=float, default=5.0, help="gradient value clipping (the original's MTL setting)")
-    parser.add_argument("--evaluate", action="store_true", help="evaluate the run's saved best.th on dev and test, without training")
+    parser.add_argument("--evaluate", action="store_true", help="evaluate the saved best.th of --save_dir/--exp_name on dev and test without training; model, data and mask settings come from the run's config.json")
     parser.add_argument("--save_ep", type=int, default=0, help="also keep the weights of every N-th epoch (0: only the best)")
     parser.add_argument("--print_every", type=int, default=0, help="print the mean loss every N steps (0: never)")
     parser.add_argument("--overwrite", action="store_true", help="allow writing into an existing run folder")
+    parser.add_argument("--system", default=None, help="label recorded in results.json for report.py (default: sparse sharing with masks, else by --arch)")
     args = parser.parse_args(argv)
     check_positive(parser, args, "epochs", "batch_size", "hidden_size", "n_layer", "train_limit", "eval_limit", "warmup_steps")
     if args.sampling and args.trainer and args.sampling != TRAINER_SAMPLING[args.trainer]:
         parser.error(f"--trainer {args.trainer} means --sampling {TRAINER_SAMPLING[args.trainer]}, not {args.sampling}")
     args.sampling = args.sampling or TRAINER_SAMPLING.get(args.trainer, "proportional")
+    if args.evaluate:
+        if not args.exp_name:
+            parser.error("--evaluate needs --exp_name (and --save_dir) of the run to evaluate")
+        restore_run_config(args)
     args.exp_name = args.exp_name or time.strftime("run-%Y%m%d-%H%M%S")
     return args
+
+
+# What --evaluate takes from the run's config.json, so the saved weights meet the model and data they were trained on.
+RUN_SETTINGS = ("data_path", "arch", "hidden_size", "n_layer", "dropout", "crf", "masks_path", "tasks",
+                "train_limit", "eval_limit", "system")
+
+
+def restore_run_config(args: argparse.Namespace) -> None:
+    """Fill the model, data and mask settings of an --evaluate call from the run's config.json."""
+    path = os.path.join(args.save_dir, args.exp_name, "config.json")
+    if not os.path.isfile(path):
+        fail(f"--evaluate: {path} does not exist")
+    with open(path, encoding="utf-8") as f:
+        saved = json.load(f)
+    for key in RUN_SETTINGS:
+        if key in saved:
+            setattr(args, key, saved[key])
 
 
 def task_ids(spec: str | None, data: Dataset) -> list[int]:
@@ -71,6 +94,13 @@ def load_masks(args: argparse.Namespace, model, data: Dataset, ids: list[int]) -
         if set(record["mask"]) != names:
             fail(f"{args.masks_path}/{i}.th covers other weights than {args.masks_path}/{ids[0]}.th")
     return records
+
+
+def default_system(args: argparse.Namespace) -> str:
+    """The row of the paper's table this run stands for."""
+    if args.masks_path:
+        return "sparse sharing"
+    return {"cnn-lstm": "hard sharing", "hier-lstm": "hierarchical sharing", "soft": "soft sharing"}[args.arch]
 
 
 def summary_table(rows: dict[str, dict]) -> str:
@@ -148,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
             overlap[f"{a}&{b}"] = overlap_ratio([ma, mb])
     model.cpu()
     results = {
-        "setting": data.setting, "system": "sparse sharing" if args.masks_path else "hard sharing",
+        "setting": data.setting, "system": args.system or default_system(args),
         "tasks": rows,
         "dev_average": sum(r["dev"] for r in rows.values()) / len(rows),
         "test_average": sum(r["test"] for r in rows.values()) / len(rows),

@@ -55,3 +55,22 @@ def build_tiny_dataset(dim: int = 10, seed: int = 0):
 def tiny_data():
     """The tiny POS + NER data set with 10-d word vectors (a fresh object per test)."""
     return build_tiny_dataset()
+
+
+# --- The real CoNLL-2003 data, processed once per test session (50-d GloVe subset). ---
+
+@pytest.fixture(scope="session")
+def processed_conll03(shared_data, tmp_path_factory) -> Path:
+    """`prepare-data.py --type conll03` on the shared CoNLL-2003 files and the 50-d GloVe subset, run once per
+    session; the processed folder's path."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("processed") / "conll03"
+    result = subprocess.run(
+        [sys.executable, "prepare-data.py", "--type", "conll03", "--dir", str(shared_data / "conll03"),
+         "--embedding", str(shared_data / "glove" / "glove.6B.50d.subset.txt"), "--out", str(out)],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out

@@ -16,6 +16,7 @@ from utils.readers import (
     parse_chunks,
     read_columns,
     read_conll03,
+    read_conll03_pp,
     read_ontonotes,
     read_ptb,
     to_bio,
@@ -284,4 +285,5 @@ def test_ne_bio_rejects_bad_brackets(bits: list[str]) -> None:
 
 
 def test_settings_names_the_readers() -> None:
-    assert SETTINGS == {"conll03": read_conll03, "ptb": read_ptb, "ontonotes": read_ontonotes}
+    assert SETTINGS == {"conll03": read_conll03, "ptb": read_ptb, "ontonotes": read_ontonotes,
+                        "conll03-pp": read_conll03_pp}

@@ -103,6 +103,27 @@ def read_conll03(directory: str) -> Corpus:
     return _by_task({split: _read_tagged(os.path.join(directory, f"{split}.txt"), columns) for split in SPLITS})
 
 
+# Position Prediction (negative transfer, REFERENCE §3): positions 0..49 get their own tag, later ones "50+".
+# 99% of CoNLL-2003 sentences have at most 46 words (48 of 14,041 training sentences exceed 50; longest 124), so
+# the cap shares a tag among 0.15% of training tokens and keeps rare, barely trainable position tags out.
+PP_MAX_POSITION = 50
+
+
+def position_tags(words: Sequence[str], max_position: int = PP_MAX_POSITION) -> list[str]:
+    """Each word's 0-based position in its sentence as a tag; positions ≥ max_position share the tag "<max>+"."""
+    return [str(i) if i < max_position else f"{max_position}+" for i in range(len(words))]
+
+
+def read_conll03_pp(directory: str, max_position: int = PP_MAX_POSITION) -> Corpus:
+    """CoNLL-2003 NER (BIOES) plus the synthetic Position Prediction task "pp" on the same sentences: the
+    negative-transfer setting, where the two tasks have little to share."""
+    if max_position < 1:
+        raise ValueError(f"max_position must be at least 1, got {max_position}")
+    ner = {split: _read_tagged(os.path.join(directory, f"{split}.txt"), _NER)["ner"] for split in SPLITS}
+    pp = {split: [(list(words), position_tags(words, max_position)) for words, _ in ner[split]] for split in SPLITS}
+    return {"ner": ner, "pp": pp}
+
+
 def _hold_out(sentences: list[Sentence], fraction: float, seed: int) -> tuple[list[Sentence], list[Sentence]]:
     """Split off round(fraction * n) sentences chosen by a seeded shuffle as dev; both parts keep file order."""
     if not 0 < fraction < 1:
@@ -239,6 +260,7 @@ def read_ontonotes(directory: str) -> Corpus:
 
 SETTINGS: dict[str, Callable[..., Corpus]] = {
     "conll03": read_conll03,
+    "conll03-pp": read_conll03_pp,
     "ptb": read_ptb,
     "ontonotes": read_ontonotes,
 }

@@ -1,0 +1,31 @@
+"""Write the paper's tables (Markdown and CSV) and the Step 1 figure from the runs under exp/<setting>/."""
+import argparse
+import os
+import sys
+
+from utils.report import write_report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("setting", help="experiment setting, e.g. conll03")
+    parser.add_argument("--exp_dir", default=None, help="runs folder (default: exp/<setting>)")
+    parser.add_argument("--out", default=None, help="output folder (default: <exp_dir>/report)")
+    args = parser.parse_args(argv)
+    exp_dir = args.exp_dir or os.path.join("exp", args.setting)
+    if not os.path.isdir(exp_dir):
+        print(f"error: {exp_dir}: no runs folder (run bash run_{args.setting}.sh baselines, or pass --exp_dir)",
+              file=sys.stderr)
+        sys.exit(1)
+    try:
+        written = write_report(exp_dir, args.out or os.path.join(exp_dir, "report"), args.setting)
+    except (OSError, ValueError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    with open(written[0], encoding="utf-8") as f:
+        print(f.read())
+    print("written: " + ", ".join(written), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
