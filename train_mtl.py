@@ -13,7 +13,7 @@ from utils.dataset import Dataset
 from utils.masks import load_mask, overlap_ratio, to_device
 from utils.mtl import SCHEDULERS, JointTask, train_joint
 from utils.params import encoder_params
-from utils.runtime import add_model_args, check_positive, fail, set_seed, write_json
+from utils.runtime import add_model_args, check_positive, fail, load_data, set_seed, write_json
 from utils.sampling import SAMPLINGS, TRAINER_SAMPLING
 from utils.training import evaluate
 
@@ -115,11 +115,7 @@ def summary_table(rows: dict[str, dict]) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     generator = set_seed(args.seed)
-    try:
-        data = Dataset.load(args.data_path)
-    except (FileNotFoundError, ValueError) as error:
-        fail(str(error))
-    data.limit(args.train_limit, args.eval_limit)
+    data = load_data(args)
     ids = task_ids(args.tasks, data)
     run_dir = os.path.join(args.save_dir, args.exp_name)
     best_path = os.path.join(run_dir, "best.th")

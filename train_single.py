@@ -7,11 +7,10 @@ import torch
 
 from models import get_model
 from utils.checkpoint import atomic_save, load_weights
-from utils.dataset import Dataset
 from utils.imp import RoundOutcome, run_imp
 from utils.masks import DEFAULT_NEED_CUT, full_mask, load_mask, prunable_names, to_device
 from utils.pruning import kept_schedule, pruning_rate
-from utils.runtime import add_model_args, check_positive, fail, set_seed, write_json
+from utils.runtime import add_model_args, check_positive, fail, load_data, set_seed, write_json
 from utils.training import evaluate, train_task
 
 
@@ -35,13 +34,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     generator = set_seed(args.seed)
-    try:
-        data = Dataset.load(args.data_path)
-    except (FileNotFoundError, ValueError) as error:
-        fail(str(error))
+    data = load_data(args)
     if not 0 <= args.task_id < len(data.tasks):
         fail(f"--task_id {args.task_id}: the data has tasks 0..{len(data.tasks) - 1} ({', '.join(data.task_names())})")
-    data.limit(args.train_limit, args.eval_limit)
     task = data.tasks[args.task_id]
     out_dir = os.path.join(args.save_dir, "cp", args.exp_name or str(args.task_id))
     if os.path.exists(os.path.join(out_dir, "scores.jsonl")):

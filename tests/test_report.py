@@ -10,7 +10,6 @@ import torch
 import report
 from utils.checkpoint import atomic_save
 from utils.masks import save_mask
-from utils.report import encoder_count
 
 # A hand-made "model": prunable weights lstm 4×3 (12) and conv 2×2 (4); biases 4 + 2; embedding and head are no
 # encoder tensors. One dense encoder: 12 + 4 + 4 + 2 = 22 parameters.
@@ -212,5 +211,5 @@ def test_encoder_count_of_the_paper_model() -> None:
     from utils.params import encoder_params
 
     model = get_model("cnn-lstm", build_tiny_dataset(dim=100), hidden_size=200, n_layer=1)
-    assert encoder_count(model.state_dict()) == encoder_params(model) == 533_930
-    assert 3 * encoder_count(model.state_dict()) == 1_601_790
+    assert encoder_params(model.state_dict()) == encoder_params(model) == 533_930
+    assert 3 * encoder_params(model.state_dict()) == 1_601_790

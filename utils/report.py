@@ -7,11 +7,10 @@ import json
 import os
 from dataclasses import dataclass, field
 
-import torch
 
 from utils.checkpoint import load_tensors
 from utils.masks import Mask, load_mask, overlap_ratio
-from utils.params import ENCODER_PATTERNS
+from utils.params import encoder_params
 
 TASK_ORDER = ("pos", "ner", "chunk", "pp")  # the paper's column order; other tasks follow alphabetically
 TASK_LABELS = {"pos": "POS acc", "ner": "NER F1", "chunk": "Chunk F1", "pp": "PP acc"}
@@ -107,17 +106,6 @@ def ordered_tasks(names) -> list[str]:
     return known + sorted(set(names) - set(known))
 
 
-def encoder_count(state: dict[str, torch.Tensor], mask: Mask | None = None) -> int:
-    """Encoder parameters of a saved state dict as the paper counts them (REFERENCE §4): the LSTM, char CNN and
-    cross-stitch tensors, a masked weight only where the mask keeps it, every other one (biases) in full.
-    Read from checkpoints rather than a rebuilt model so that no data set is needed."""
-    total = 0
-    for name, tensor in state.items():
-        if any(pattern in name for pattern in ENCODER_PATTERNS):
-            total += int(mask[name].sum()) if mask is not None and name in mask else tensor.numel()
-    return total
-
-
 def read_scores(path: str) -> list[dict]:
     """The rounds of a Step 1 scores.jsonl ([] if the file is absent: the task's Step 1 has not finished a round)."""
     if not os.path.isfile(path):
@@ -136,7 +124,7 @@ def read_step1(cp_dir: str) -> list[Step1Task]:
         config, init = os.path.join(folder, "config.json"), os.path.join(folder, "init_weights.th")
         if os.path.isfile(config) and os.path.isfile(init):
             records = read_scores(os.path.join(folder, "scores.jsonl"))
-            tasks.append(Step1Task(read_json(config)["task"], records, encoder_count(load_tensors(init))))
+            tasks.append(Step1Task(read_json(config)["task"], records, encoder_params(load_tensors(init))))
     return tasks
 
 
@@ -160,7 +148,7 @@ def subnet_row(exp_dir: str, mask_rel: str = "mtl/mask") -> Row:
         return Row("Single task (subnet)")
     chosen = read_json(selection)["chosen"]
     state = load_tensors(os.path.join(mask_dir, "init_weights.th"))
-    params = sum(encoder_count(state, load_mask(os.path.join(mask_dir, f"{c['task_id']}.th"))["mask"]) for c in chosen)
+    params = sum(encoder_params(state, [load_mask(os.path.join(mask_dir, f"{c['task_id']}.th"))["mask"]]) for c in chosen)
     kept = ", ".join(f"{c['task']} round {c['round']} ({c['kept']:.2f}% kept)" for c in chosen)
     return Row("Single task (subnet)", {c["task"]: c["test"] for c in chosen}, params,
                f"{mask_rel}/selection.json", f"{kept}; # Params: Σ of kept weights + biases")

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from models import ARCHITECTURES
+from utils.dataset import Dataset
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,16 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device (default: %(default)s)")
     parser.add_argument("--train_limit", type=int, default=None, help="budget: use only the first N training sentences of each task")
     parser.add_argument("--eval_limit", type=int, default=None, help="budget: use only the first N dev and test sentences of each task")
+
+
+def load_data(args: argparse.Namespace) -> Dataset:
+    """The processed data set of --data_path cut to the budget flags; a clear error if it cannot be read."""
+    try:
+        data = Dataset.load(args.data_path)
+    except (FileNotFoundError, ValueError) as error:
+        fail(str(error))
+    data.limit(args.train_limit, args.eval_limit)
+    return data
 
 
 def set_seed(seed: int) -> torch.Generator:
