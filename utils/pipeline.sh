@@ -30,7 +30,7 @@ usage() {
   cat <<USAGE
 usage: bash run_$SETTING.sh MODE [ARG]
 modes:
-  prepare              raw data in \$DATA_DIR -> processed data in \$PROCESSED (word vectors: \$EMBEDDING)
+  prepare              raw data (folders named at the top of run_$SETTING.sh) -> \$PROCESSED (vectors: \$EMBEDDING)
   single [INIT]        Step 1 for every task (iterative magnitude pruning), rewinding to INIT if given
                        (a warmup's best.th) -> \$EXP_DIR/single/cp/<task_id>/, logs in \$EXP_DIR/single/log/
   warmup               multi-task warmup: hard sharing for \$WARMUP_EPOCHS epochs -> \$EXP_DIR/warmup/\$NAME/best.th

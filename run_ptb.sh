@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sparse sharing on the paper's Exp3 setting: WSJ POS + CoNLL-2000 chunking + CoNLL-2003 NER, with CRFs.
+# bash run_ptb.sh MODE; every mode reads its budget and paths from the environment (`bash run_ptb.sh help`).
+set -euo pipefail
+cd "$(dirname "$0")"
+SETTING=ptb
+TASK_IDS=(0 1 2)            # 0 = pos, 1 = chunk, 2 = ner
+WSJ_DIR=${WSJ_DIR:-data/wsj_ptb}                 # train.pos dev.pos test.pos (sections 0-18 / 19-21 / 22-24)
+CHUNK_DIR=${CHUNK_DIR:-data/conll2000}           # train.txt test.txt; 10% of train is held out as dev
+NER_DIR=${NER_DIR:-data/conll03}                 # train.txt dev.txt test.txt
+EMBEDDING=${EMBEDDING-data/glove.6B.100d.txt}
+CRF=${CRF-1}                                     # Exp3 is reported with CRFs
+SAMPLING=${SAMPLING:-resample}                   # the original's --trainer re-seq-label for ptb
+
+prepare_data() {
+  local emb=()
+  if [ -n "$EMBEDDING" ]; then
+    [ -f "$EMBEDDING" ] || { echo "error: EMBEDDING $EMBEDDING not found (download glove.6B.100d.txt or set EMBEDDING)" >&2; exit 1; }
+    emb=(--embedding "$EMBEDDING")
+  fi
+  python prepare-data.py --type ptb --pos "$WSJ_DIR" --chunk "$CHUNK_DIR" --ner "$NER_DIR" --out "$PROCESSED" "${emb[@]}"
+}
+
+source utils/pipeline.sh
+main "$@"
