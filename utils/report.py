@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from utils.checkpoint import load_tensors
 from utils.masks import Mask, load_mask, overlap_ratio
 from utils.params import encoder_params
+from utils.selection import read_scores
 
 TASK_ORDER = ("pos", "ner", "chunk", "pp")  # the paper's column order; other tasks follow alphabetically
 TASK_LABELS = {"pos": "POS acc", "ner": "NER F1", "chunk": "Chunk F1", "pp": "PP acc"}
@@ -106,14 +107,6 @@ def ordered_tasks(names) -> list[str]:
     return known + sorted(set(names) - set(known))
 
 
-def read_scores(path: str) -> list[dict]:
-    """The rounds of a Step 1 scores.jsonl ([] if the file is absent: the task's Step 1 has not finished a round)."""
-    if not os.path.isfile(path):
-        return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def read_step1(cp_dir: str) -> list[Step1Task]:
     """Every task folder <cp_dir>/<task_id>/ that holds config.json and init_weights.th, by task id."""
     if not os.path.isdir(cp_dir):
@@ -123,7 +116,7 @@ def read_step1(cp_dir: str) -> list[Step1Task]:
         folder = os.path.join(cp_dir, name)
         config, init = os.path.join(folder, "config.json"), os.path.join(folder, "init_weights.th")
         if os.path.isfile(config) and os.path.isfile(init):
-            records = read_scores(os.path.join(folder, "scores.jsonl"))
+            records = read_scores(folder) if os.path.isfile(os.path.join(folder, "scores.jsonl")) else []
             tasks.append(Step1Task(read_json(config)["task"], records, encoder_params(load_tensors(init))))
     return tasks
 
