@@ -8,7 +8,7 @@ import sys
 import time
 
 from models import get_model
-from utils.checkpoint import atomic_save, load_weights
+from utils.checkpoint import load_weights, save_state
 from utils.dataset import Dataset
 from utils.masks import load_mask, overlap_ratio, to_device
 from utils.mtl import SCHEDULERS, JointTask, train_joint
@@ -112,6 +112,28 @@ def summary_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def score_run(args: argparse.Namespace, model, data: Dataset, tasks: list[JointTask], records: list) -> dict:
+    """Dev and test scores of the selected weights per task, encoder parameters and mask overlap ratios."""
+    pad = data.words.padding_idx
+    rows = {}
+    for task, record in zip(tasks, records):
+        rows[task.data.name] = {
+            "task_id": task.task_id,
+            "dev": evaluate(model, task.mask, task.task_id, task.data, "dev", args.batch_size, args.device, pad),
+            "test": evaluate(model, task.mask, task.task_id, task.data, "test", args.batch_size, args.device, pad),
+            "kept": record["kept"] if record else None, "round": record["round"] if record else None}
+    masks = [r["mask"] for r in records] if args.masks_path else None
+    overlap = {}
+    if masks:
+        overlap["all"] = overlap_ratio(masks)
+        for (a, ma), (b, mb) in itertools.combinations(zip(rows, masks), 2):
+            overlap[f"{a}&{b}"] = overlap_ratio([ma, mb])
+    return {"setting": data.setting, "system": args.system or default_system(args), "tasks": rows,
+            "dev_average": sum(r["dev"] for r in rows.values()) / len(rows),
+            "test_average": sum(r["test"] for r in rows.values()) / len(rows),
+            "params": encoder_params(model, masks), "overlap": overlap}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     generator = set_seed(args.seed)
@@ -144,12 +166,11 @@ def main(argv: list[str] | None = None) -> None:
         write_json(os.path.join(run_dir, "config.json"), {**vars(args), "init_weights": init})
 
         def save_best(epoch: int) -> None:
-            atomic_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, best_path)
+            save_state(model.state_dict(), best_path)
 
         def save_epoch(epoch: int) -> None:
             if args.save_ep and epoch % args.save_ep == 0:
-                atomic_save({k: v.detach().cpu() for k, v in model.state_dict().items()},
-                            os.path.join(run_dir, f"epoch_{epoch}.th"))
+                save_state(model.state_dict(), os.path.join(run_dir, f"epoch_{epoch}.th"))
 
         result = train_joint(model, tasks, epochs=args.epochs, batch_size=args.batch_size, optim=args.optim,
                              scheduler=args.scheduler, sampling=args.sampling, device=args.device, pad_index=pad,
@@ -158,37 +179,14 @@ def main(argv: list[str] | None = None) -> None:
         load_weights(model, best_path)
         model.to(args.device)
 
-    rows = {}
-    for task, record in zip(tasks, records):
-        rows[task.data.name] = {
-            "task_id": task.task_id,
-            "dev": evaluate(model, task.mask, task.task_id, task.data, "dev", args.batch_size, args.device, pad),
-            "test": evaluate(model, task.mask, task.task_id, task.data, "test", args.batch_size, args.device, pad),
-            "kept": record["kept"] if record else None, "round": record["round"] if record else None}
-    cpu_masks = [{n: t.cpu() for n, t in m.items()} for m in masks] if args.masks_path else None
-    names = [t.data.name for t in tasks]
-    overlap = {}
-    if cpu_masks:
-        overlap["all"] = overlap_ratio(cpu_masks)
-        for (a, ma), (b, mb) in itertools.combinations(zip(names, cpu_masks), 2):
-            overlap[f"{a}&{b}"] = overlap_ratio([ma, mb])
-    model.cpu()
-    results = {
-        "setting": data.setting, "system": args.system or default_system(args),
-        "tasks": rows,
-        "dev_average": sum(r["dev"] for r in rows.values()) / len(rows),
-        "test_average": sum(r["test"] for r in rows.values()) / len(rows),
-        "params": encoder_params(model, cpu_masks),
-        "overlap": overlap,
-    }
+    results = score_run(args, model, data, tasks, records)
     if not args.evaluate:
         results.update({"selected_epoch": result.best_epoch, "epochs": args.epochs, "sampling": args.sampling,
-                        "sampling_counts": result.counts,
-                        "history": [vars(h) for h in result.history]})
+                        "sampling_counts": result.counts, "history": [vars(h) for h in result.history]})
     write_json(os.path.join(run_dir, "evaluation.json" if args.evaluate else "results.json"), results)
-    print(summary_table(rows))
-    print(f"encoder parameters: {results['params']:,}" +
-          (f"; mask overlap ratio: " + ", ".join(f"{k} {v:.3f}" for k, v in overlap.items()) if overlap else ""))
+    print(summary_table(results["tasks"]))
+    print(f"encoder parameters: {results['params']:,}" + ("; mask overlap ratio: " + ", ".join(
+        f"{k} {v:.3f}" for k, v in results["overlap"].items()) if results["overlap"] else ""))
     print(f"written to {run_dir}", file=sys.stderr)
 
 

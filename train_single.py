@@ -6,7 +6,7 @@ import sys
 import torch
 
 from models import get_model
-from utils.checkpoint import atomic_save, load_weights
+from utils.checkpoint import load_weights, save_state
 from utils.imp import RoundOutcome, run_imp
 from utils.masks import DEFAULT_NEED_CUT, full_mask, load_mask, prunable_names, to_device
 from utils.pruning import kept_schedule, pruning_rate
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     model.to(args.device)
     mask = to_device(mask, args.device)
     rewind_point = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    atomic_save({k: v.cpu() for k, v in rewind_point.items()}, os.path.join(out_dir, "init_weights.th"))
+    save_state(rewind_point, os.path.join(out_dir, "init_weights.th"))
     write_json(os.path.join(out_dir, "config.json"), {**vars(args), "task": task.name, "prunable": names,
                                                       "alpha": pruning_rate(args.final_rate, args.pruning_iter)})
     print(f"task {task.name} (id {args.task_id}): {len(task.splits['train'])} train / {len(task.splits['dev'])} dev / "

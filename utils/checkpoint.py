@@ -19,6 +19,11 @@ def atomic_save(obj: object, path: str) -> None:
         raise
 
 
+def save_state(state: dict[str, torch.Tensor], path: str) -> None:
+    """Write a state dict (or any name -> tensor dict) as CPU tensors, atomically."""
+    atomic_save({k: v.detach().cpu() for k, v in state.items()}, path)
+
+
 def load_tensors(path: str) -> dict:
     """Load a file written by `atomic_save` with weights_only=True; a clear error if it is missing or foreign."""
     if not os.path.isfile(path):

@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from utils.checkpoint import atomic_save
+from utils.checkpoint import save_state
 from utils.masks import Mask, kept_fraction, save_mask, zero_pruned_
 from utils.pruning import prune_global
 
@@ -45,8 +45,7 @@ def run_imp(model: nn.Module, rewind_point: dict, mask: Mask, schedule: list[flo
         zero_pruned_(model, mask)
         tag = round_tag(round_, mask)
         save_mask(os.path.join(out_dir, f"{tag}.th"), mask, round_, task)
-        best = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        atomic_save(best, os.path.join(out_dir, f"best_{tag}.th"))
+        save_state(model.state_dict(), os.path.join(out_dir, f"best_{tag}.th"))
         record = {"round": round_, "kept": round(100.0 * kept_fraction(mask), 4), "dev": outcome.dev,
                   "test": outcome.test, "best_epoch": outcome.best_epoch, "epochs": outcome.epochs,
                   "seconds": round(outcome.seconds, 2)}
