@@ -13,7 +13,7 @@ from utils.dataset import Dataset
 from utils.masks import load_mask, overlap_ratio, to_device
 from utils.mtl import SCHEDULERS, JointTask, train_joint
 from utils.params import encoder_params
-from utils.runtime import add_model_args, check_positive, fail, load_data, set_seed, write_json
+from utils.runtime import add_model_args, check_optim, check_positive, fail, load_data, set_seed, write_json
 from utils.sampling import SAMPLINGS, TRAINER_SAMPLING
 from utils.training import evaluate
 
@@ -35,6 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true", help="allow writing into an existing run folder")
     parser.add_argument("--system", default=None, help="label recorded in results.json for report.py (default: sparse sharing with masks, else by --arch)")
     args = parser.parse_args(argv)
+    check_optim(parser, args.optim)
     check_positive(parser, args, "epochs", "batch_size", "hidden_size", "n_layer", "train_limit", "eval_limit", "warmup_steps")
     if args.sampling and args.trainer and args.sampling != TRAINER_SAMPLING[args.trainer]:
         parser.error(f"--trainer {args.trainer} means --sampling {TRAINER_SAMPLING[args.trainer]}, not {args.sampling}")

@@ -10,7 +10,7 @@ from utils.checkpoint import load_weights, save_state
 from utils.imp import RoundOutcome, run_imp
 from utils.masks import DEFAULT_NEED_CUT, full_mask, load_mask, prunable_names, to_device
 from utils.pruning import kept_schedule, pruning_rate
-from utils.runtime import add_model_args, check_positive, fail, load_data, set_seed, write_json
+from utils.runtime import add_model_args, check_optim, check_positive, fail, load_data, set_seed, write_json
 from utils.training import evaluate, train_task
 
 
@@ -23,6 +23,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--init_masks", default=None, help="a mask file (<round>_<kept>.th) to resume pruning from")
     parser.add_argument("--need_cut", default=DEFAULT_NEED_CUT, help="comma-separated name patterns of the prunable weights (biases never)")
     args = parser.parse_args(argv)
+    check_optim(parser, args.optim)
     check_positive(parser, args, "epochs", "batch_size", "hidden_size", "n_layer", "train_limit", "eval_limit")
     if args.pruning_iter < 0:
         parser.error(f"--pruning_iter must be ≥ 0, got {args.pruning_iter}")
@@ -41,7 +42,6 @@ def main(argv: list[str] | None = None) -> None:
     out_dir = os.path.join(args.save_dir, "cp", args.exp_name or str(args.task_id))
     if os.path.exists(os.path.join(out_dir, "scores.jsonl")):
         fail(f"{out_dir} already holds a Step 1 run; remove it or choose another --exp_name/--save_dir")
-    os.makedirs(out_dir, exist_ok=True)
 
     model = get_model(args.arch, data, args.hidden_size, args.n_layer, args.dropout, args.crf)
     try:
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     model.to(args.device)
     mask = to_device(mask, args.device)
     rewind_point = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    os.makedirs(out_dir, exist_ok=True)
     save_state(rewind_point, os.path.join(out_dir, "init_weights.th"))
     write_json(os.path.join(out_dir, "config.json"), {**vars(args), "task": task.name, "prunable": names,
                                                       "alpha": pruning_rate(args.final_rate, args.pruning_iter)})

@@ -1,4 +1,5 @@
 """Model factory: every architecture is built from the processed data set and the shared hyper-parameters."""
+import utils  # noqa: F401  (silences fastNLP's pkg_resources warning before fastNLP is imported)
 from torch import nn
 
 from models.cnn_lstm import CNNBiLSTM

@@ -1,6 +1,8 @@
 """Token representations of the CNN-BiLSTM: case-shared word vectors and a character CNN (Ma & Hovy 2016)."""
+import logging
+
 import torch
-from fastNLP import Vocabulary
+from fastNLP import Vocabulary, logger
 from fastNLP.embeddings import CNNCharEmbedding
 from torch import nn
 
@@ -35,6 +37,7 @@ class WordEmbedding(nn.Module):
 def char_cnn(words: Vocabulary, dropout: float) -> CNNCharEmbedding:
     """fastNLP's character CNN with the paper's sizes: 30-d characters, 30 filters of width 3, max-pooled.
     Its word->characters tables are derived from the vocabulary, so they are kept out of checkpoints."""
+    logger.setLevel(logging.WARNING)  # fastNLP announces every character vocabulary it builds
     module = CNNCharEmbedding(words, embed_size=CHAR_DIM, char_emb_size=CHAR_DIM, filter_nums=[CHAR_DIM],
                               kernel_sizes=[3], word_dropout=0, dropout=dropout, include_word_start_end=False)
     for name in ("words_to_chars_embedding", "word_lengths"):

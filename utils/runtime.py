@@ -50,6 +50,16 @@ def set_seed(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def check_optim(parser: argparse.ArgumentParser, spec: str) -> None:
+    """Exit with a one-line error naming --optim when the optimiser spec cannot build an optimiser."""
+    from utils.training import make_optimizer
+
+    try:
+        make_optimizer(spec, [torch.zeros(1, requires_grad=True)])
+    except (ValueError, TypeError) as error:
+        parser.error(str(error) if str(error).startswith("--optim") else f"--optim {spec!r}: {error}")
+
+
 def check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, *names: str) -> None:
     """Exit with a one-line error naming the flag when a count flag is not positive."""
     for name in names:
