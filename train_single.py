@@ -3,7 +3,6 @@ import argparse
 import os
 import sys
 
-import torch
 
 from models import get_model
 from utils.checkpoint import load_weights, save_state

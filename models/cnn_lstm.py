@@ -3,26 +3,21 @@ import torch
 from fastNLP.modules import LSTM
 from torch import nn
 
-from models.embedding import WordEmbedding, char_cnn
+from models.embedding import TokenInput, WordEmbedding
 from models.heads import TaskHeads
 
 
-class CNNBiLSTM(nn.Module):
+class CNNBiLSTM(TokenInput):
     """Word vectors + character CNN -> BiLSTM -> dropout -> the task's head. Hard sharing when trained jointly
     with no masks; sparse sharing when each task's batches go through its own mask (utils.masks)."""
 
     def __init__(self, word_embedding: WordEmbedding, char: nn.Module, n_tags: list[int], hidden_size: int = 200,
                  n_layer: int = 1, dropout: float = 0.5, crf: bool = False) -> None:
-        super().__init__()
-        self.embedding = word_embedding
-        self.char = char
-        self.lstm = LSTM(word_embedding.embedding_dim + char.embedding_dim, hidden_size, num_layers=n_layer,
+        super().__init__(word_embedding, char)
+        self.lstm = LSTM(self.input_dim, hidden_size, num_layers=n_layer,
                          bidirectional=True, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.heads = TaskHeads(2 * hidden_size, n_tags, crf)
-
-    def embed(self, words: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.embedding(words), self.char(words)], dim=-1)
 
     def forward(self, task: int, words: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:
         """Emission scores [batch, length, tags] of `task` for padded word ids."""

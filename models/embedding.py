@@ -44,3 +44,20 @@ def char_cnn(words: Vocabulary, dropout: float) -> CNNCharEmbedding:
         table = module._buffers.pop(name)
         module.register_buffer(name, table, persistent=False)
     return module
+
+
+class TokenInput(nn.Module):
+    """What every architecture starts with: a token is its word vector concatenated with its character CNN
+    features (Ma & Hovy 2016)."""
+
+    def __init__(self, word_embedding: WordEmbedding, char: nn.Module) -> None:
+        super().__init__()
+        self.embedding = word_embedding
+        self.char = char
+
+    @property
+    def input_dim(self) -> int:
+        return self.embedding.embedding_dim + self.char.embedding_dim
+
+    def embed(self, words: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.embedding(words), self.char(words)], dim=-1)

@@ -3,7 +3,7 @@ import torch
 from fastNLP.modules import LSTM
 from torch import nn
 
-from models.embedding import WordEmbedding
+from models.embedding import TokenInput, WordEmbedding
 from models.heads import TaskHeads
 
 
@@ -25,7 +25,7 @@ def check_task_layers(task_layers: list[int], n_tasks: int) -> int:
     return max(task_layers)
 
 
-class HierarchicalBiLSTM(nn.Module):
+class HierarchicalBiLSTM(TokenInput):
     """Word vectors + character CNN -> single-layer BiLSTMs stacked without dropout between them (as the
     stacked LSTM of CNNBiLSTM) -> dropout -> the task's head on the output of the task's layer.
 
@@ -36,22 +36,17 @@ class HierarchicalBiLSTM(nn.Module):
     def __init__(self, word_embedding: WordEmbedding, char: nn.Module, n_tags: list[int], hidden_size: int = 200,
                  n_layer: int = 1, dropout: float = 0.5, crf: bool = False,
                  task_layers: list[int] | None = None) -> None:
-        super().__init__()
+        super().__init__(word_embedding, char)
         if task_layers is None:
             task_layers = default_task_layers(len(n_tags), n_layer)
         elif check_task_layers(task_layers, len(n_tags)) != n_layer:
             raise ValueError(f"--task_layers {task_layers}: the deepest layer read must equal --n_layer {n_layer}")
         self.task_layers = list(task_layers)
-        self.embedding = word_embedding
-        self.char = char
-        sizes = [word_embedding.embedding_dim + char.embedding_dim] + [2 * hidden_size] * (max(task_layers) - 1)
+        sizes = [self.input_dim] + [2 * hidden_size] * (max(task_layers) - 1)
         self.lstm = nn.ModuleList(LSTM(size, hidden_size, num_layers=1, bidirectional=True, batch_first=True)
                                   for size in sizes)
         self.dropout = nn.Dropout(dropout)
         self.heads = TaskHeads(2 * hidden_size, n_tags, crf)
-
-    def embed(self, words: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.embedding(words), self.char(words)], dim=-1)
 
     def forward(self, task: int, words: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:
         """Emission scores [batch, length, tags] of `task`, from the layers up to the task's own only."""

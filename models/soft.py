@@ -3,7 +3,7 @@ import torch
 from fastNLP.modules import LSTM
 from torch import nn
 
-from models.embedding import WordEmbedding
+from models.embedding import TokenInput, WordEmbedding
 from models.heads import TaskHeads
 
 STITCH_SELF = 0.9  # initial weight of a task's own stream; the rest, 0.1, is split evenly over the other tasks
@@ -18,7 +18,7 @@ def stitch_init(n_tasks: int) -> torch.Tensor:
     return alpha.fill_diagonal_(STITCH_SELF)
 
 
-class CrossStitchBiLSTM(nn.Module):
+class CrossStitchBiLSTM(TokenInput):
     """Shared word vectors + character CNN -> per layer, one single-layer BiLSTM per task followed by a
     cross-stitch unit h̃_i = Σ_j α_ij h_j (one learned [T, T] α per layer) -> dropout -> the task's head.
 
@@ -27,19 +27,14 @@ class CrossStitchBiLSTM(nn.Module):
 
     def __init__(self, word_embedding: WordEmbedding, char: nn.Module, n_tags: list[int], hidden_size: int = 200,
                  n_layer: int = 1, dropout: float = 0.5, crf: bool = False) -> None:
-        super().__init__()
-        self.embedding = word_embedding
-        self.char = char
-        sizes = [word_embedding.embedding_dim + char.embedding_dim] + [2 * hidden_size] * (n_layer - 1)
+        super().__init__(word_embedding, char)
+        sizes = [self.input_dim] + [2 * hidden_size] * (n_layer - 1)
         self.lstm = nn.ModuleList(
             nn.ModuleList(LSTM(size, hidden_size, num_layers=1, bidirectional=True, batch_first=True) for _ in n_tags)
             for size in sizes)
         self.stitch = nn.ParameterList(nn.Parameter(stitch_init(len(n_tags))) for _ in sizes)
         self.dropout = nn.Dropout(dropout)
         self.heads = TaskHeads(2 * hidden_size, n_tags, crf)
-
-    def embed(self, words: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.embedding(words), self.char(words)], dim=-1)
 
     def run_layer(self, depth: int, streams: list[torch.Tensor], seq_len: torch.Tensor) -> torch.Tensor:
         """Each task's BiLSTM of layer `depth` on its own input stream, stacked to [T, batch, length, 2·hidden]."""

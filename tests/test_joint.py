@@ -82,7 +82,6 @@ def test_alternating_steps_with_per_task_optimisers(tiny_data):
     optimizers = [make_optimizer(OPTIM, params) for _ in masks]
     g = torch.Generator().manual_seed(0)
     start = snapshot(model)
-    moved_by = [torch.zeros(0)] * 2
     for step, task in enumerate([0, 1, 1, 0, 1, 0, 0, 1, 0, 1]):
         split = tiny_data.tasks[task].splits["train"]
         indices = torch.randperm(len(split), generator=g)[:2].tolist()

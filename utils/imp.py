@@ -5,7 +5,6 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
 from torch import nn
 
 from utils.checkpoint import save_state
