@@ -15,7 +15,7 @@ from utils.mtl import SCHEDULERS, JointTask, train_joint
 from utils.params import encoder_params
 from utils.runtime import add_model_args, check_optim, check_positive, fail, load_data, set_seed, write_json
 from utils.sampling import SAMPLINGS, TRAINER_SAMPLING
-from utils.training import evaluate
+from utils.training import evaluate, evaluate_lenient
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # What --evaluate takes from the run's config.json, so the saved weights meet the model and data they were trained on.
-RUN_SETTINGS = ("data_path", "arch", "hidden_size", "n_layer", "dropout", "crf", "masks_path", "tasks",
+RUN_SETTINGS = ("data_path", "arch", "batching", "hidden_size", "n_layer", "dropout", "crf", "masks_path", "tasks",
                 "train_limit", "eval_limit", "system")
 
 
@@ -123,6 +123,11 @@ def score_run(args: argparse.Namespace, model, data: Dataset, tasks: list[JointT
             "dev": evaluate(model, task.mask, task.task_id, task.data, "dev", args.batch_size, args.device, pad),
             "test": evaluate(model, task.mask, task.task_id, task.data, "test", args.batch_size, args.device, pad),
             "kept": record["kept"] if record else None, "round": record["round"] if record else None}
+        scored = (model, task.mask, task.task_id, task.data)
+        if task.data.metric != "acc":
+            rows[task.data.name].update(
+                {f"{split}_lenient": evaluate_lenient(*scored, split, args.batch_size, args.device, pad)
+                 for split in ("dev", "test")})
     masks = [r["mask"] for r in records] if args.masks_path else None
     overlap = {}
     if masks:
@@ -176,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
         result = train_joint(model, tasks, epochs=args.epochs, batch_size=args.batch_size, optim=args.optim,
                              scheduler=args.scheduler, sampling=args.sampling, device=args.device, pad_index=pad,
                              generator=generator, on_best=save_best, on_epoch=save_epoch,
-                             clip_value=args.clip_value, print_every=args.print_every, warmup_steps=args.warmup_steps)
+                             clip_value=args.clip_value, print_every=args.print_every, warmup_steps=args.warmup_steps,
+                             batching=args.batching)
         load_weights(model, best_path)
         model.to(args.device)
 

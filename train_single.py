@@ -10,7 +10,7 @@ from utils.imp import RoundOutcome, run_imp
 from utils.masks import DEFAULT_NEED_CUT, full_mask, load_mask, prunable_names, to_device
 from utils.pruning import kept_schedule, pruning_rate
 from utils.runtime import add_model_args, check_optim, check_positive, fail, load_data, set_seed, write_json
-from utils.training import evaluate, train_task
+from utils.training import evaluate, evaluate_lenient, train_task
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -71,10 +71,15 @@ def main(argv: list[str] | None = None) -> None:
     def train_round(round_: int, round_mask) -> RoundOutcome:
         result = train_task(model, round_mask, args.task_id, task, epochs=args.epochs, batch_size=args.batch_size,
                             optim=args.optim, device=args.device, pad_index=pad, generator=generator,
-                            desc=f"[{task.name}] round {round_}")
+                            batching=args.batching, desc=f"[{task.name}] round {round_}",
+                            log=lambda line: print(line, flush=True))
         model.load_state_dict(result.best_state)
-        test = evaluate(model, round_mask, args.task_id, task, "test", args.batch_size, args.device, pad)
-        return RoundOutcome(result.best_state, result.best_dev, test, result.best_epoch, result.epochs, result.seconds)
+        scored = (round_mask, args.task_id, task)
+        test = evaluate(model, *scored, "test", args.batch_size, args.device, pad)
+        lenient = {split: evaluate_lenient(model, *scored, split, args.batch_size, args.device, pad)
+                   for split in ("dev", "test")}
+        return RoundOutcome(result.best_state, result.best_dev, test, result.best_epoch, result.epochs,
+                            result.seconds, lenient["dev"], lenient["test"], result.history)
 
     schedule = kept_schedule(args.final_rate, args.pruning_iter)
     run_imp(model, rewind_point, mask, schedule, first_round, train_round, out_dir, task.name,

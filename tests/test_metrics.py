@@ -119,3 +119,63 @@ def test_make_metric_kinds():
     assert isinstance(make_metric("bioes", tag_vocab("bioes")), SpanF1)
     with pytest.raises(ValueError, match="f1"):
         make_metric("f1", vocab)
+
+
+# --- the original's lenient Step 1 span decoders (reported beside the conlleval F1) ---
+
+from utils.metrics import LenientSpanF1, lenient_bio_spans, lenient_bioes_spans  # noqa: E402
+
+
+def test_lenient_bioes_spans_by_hand():
+    """B- opens (closing an open span), an E- of any type closes, I- and O are ignored, S- is one token, and a
+    span left open at the end counts as its first token."""
+    tags = ["B-PER", "I-PER", "E-LOC", "O", "S-ORG", "B-LOC", "O", "I-MISC", "E-PER", "B-ORG", "B-MISC", "I-MISC"]
+    assert lenient_bioes_spans(tags) == [("PER", 0, 3), ("ORG", 4, 5), ("LOC", 5, 9), ("ORG", 9, 10),
+                                         ("MISC", 10, 11)]
+
+
+def test_lenient_bio_spans_by_hand():
+    """B-X opens, I-X continues only its own type, anything else closes; a stray I- opens nothing."""
+    tags = ["I-NP", "B-NP", "I-NP", "O", "B-VP", "I-NP", "B-PP", "B-NP", "I-NP"]
+    assert lenient_bio_spans(tags) == [("NP", 1, 3), ("VP", 4, 5), ("PP", 6, 7), ("NP", 7, 8)]
+
+
+def test_lenient_f1_counts_by_hand():
+    """Gold PER(0,2) LOC(3,4); predicted B-PER E-LOC (lenient: PER(0,2), a hit) and B-LOC I-LOC (open at the
+    end: LOC(3,4), a hit) plus S-ORG (a false positive): P = 2/3, R = 1, F1 = 80. conlleval finds 0 hits."""
+    vocab = tag_vocab("bioes")
+    gold = ["B-PER", "E-PER", "O", "S-LOC", "O"]
+    pred = ["B-PER", "E-LOC", "S-ORG", "B-LOC", "I-LOC"]
+    metric = LenientSpanF1(vocab, "bioes")
+    metric.update(torch.tensor([[vocab.to_index(t) for t in pred]]), torch.tensor([[vocab.to_index(t) for t in gold]]),
+                  torch.tensor([5]))
+    assert metric.score() == pytest.approx(80.0)
+    strict = SpanF1(vocab, "bioes")
+    strict.update(torch.tensor([[vocab.to_index(t) for t in pred]]), torch.tensor([[vocab.to_index(t) for t in gold]]),
+                  torch.tensor([5]))
+    assert strict.score() == 0.0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lenient_equals_conlleval_on_well_formed_bioes(seed):
+    """On well-formed BIOES (every span B I* E or S) both decoders find the same spans."""
+    rng = random.Random(seed)
+    sequences = []
+    for _ in range(200):
+        tags = []
+        while len(tags) < 12:
+            label, width = rng.choice(LABELS), rng.randint(0, 3)
+            tags += ["O"] if width == 0 else [f"S-{label}"] if width == 1 else \
+                [f"B-{label}"] + [f"I-{label}"] * (width - 2) + [f"E-{label}"]
+        sequences.append(tags)
+    gold, pred = sequences[:100], sequences[100:]
+    vocab = tag_vocab("bioes")
+    lenient = LenientSpanF1(vocab, "bioes")
+    strict = SpanF1(vocab, "bioes")
+    for g, p in zip(gold, pred):
+        n = min(len(g), len(p))
+        args = (torch.tensor([[vocab.to_index(t) for t in p[:n]]]), torch.tensor([[vocab.to_index(t) for t in g[:n]]]),
+                torch.tensor([n]))
+        lenient.update(*args)
+        strict.update(*args)
+    assert 0 < strict.score() < 100 and lenient.score() == pytest.approx(strict.score(), abs=0.5)

@@ -2,7 +2,7 @@
 every round's mask, best-dev weights and scores under one folder."""
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from torch import nn
@@ -14,7 +14,8 @@ from utils.pruning import prune_global
 
 @dataclass
 class RoundOutcome:
-    """A trained round: the best-dev weights (as a state dict) and their dev and test scores."""
+    """A trained round: the best-dev weights (as a state dict), their dev and test scores (and, for span tasks,
+    the original's lenient F1 of the same weights), and the per-epoch history."""
 
     best_state: dict
     dev: float
@@ -22,6 +23,9 @@ class RoundOutcome:
     best_epoch: int
     epochs: int
     seconds: float
+    dev_lenient: float | None = None
+    test_lenient: float | None = None
+    history: list[dict] = field(default_factory=list)
 
 
 def round_tag(round_: int, mask: Mask) -> str:
@@ -48,6 +52,9 @@ def run_imp(model: nn.Module, rewind_point: dict, mask: Mask, schedule: list[flo
         record = {"round": round_, "kept": round(100.0 * kept_fraction(mask), 4), "dev": outcome.dev,
                   "test": outcome.test, "best_epoch": outcome.best_epoch, "epochs": outcome.epochs,
                   "seconds": round(outcome.seconds, 2)}
+        if outcome.dev_lenient is not None:
+            record.update(dev_lenient=outcome.dev_lenient, test_lenient=outcome.test_lenient)
+        record["history"] = outcome.history
         with open(os.path.join(out_dir, "scores.jsonl"), "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         records.append(record)

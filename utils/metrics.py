@@ -1,4 +1,6 @@
-"""Task metrics: POS token accuracy and conlleval-style span F1 (exact spans, micro-averaged), in percent."""
+"""Task metrics: POS token accuracy and conlleval-style span F1 (exact spans, micro-averaged), in percent; and, for
+comparison with the original code's Step 1 logs, the span F1 of its lenient decoders."""
+from collections import Counter
 from typing import Protocol
 
 import torch
@@ -43,6 +45,76 @@ class SpanF1:
         return 100.0 * self._metric.get_metric(reset=False)["f"]
 
 
+Span = tuple[str, int, int]
+
+
+def lenient_bioes_spans(tags: list[str]) -> list[Span]:
+    """Spans as the original's Step 1 decoder reads BIOES (src/metric.py): `B-X` opens a span (closing an open
+    one before it), `S-X` is a one-token span, an `E-` of any type closes the open span, `I-` and `O` are ignored.
+    A span still open at the end counts as its first token only, as the original's string parsing does."""
+    spans, open_at, label = [], None, ""
+    for i, tag in enumerate(t.upper() for t in tags):
+        if "B-" in tag or "S-" in tag:
+            if open_at is not None:
+                spans.append((label, open_at, i))
+            open_at, label = i, tag.split("-", 1)[1]
+            if "S-" in tag:
+                spans.append((label, i, i + 1))
+                open_at = None
+        elif "E-" in tag and open_at is not None:
+            spans.append((label, open_at, i + 1))
+            open_at = None
+    if open_at is not None:
+        spans.append((label, open_at, open_at + 1))
+    return spans
+
+
+def lenient_bio_spans(tags: list[str]) -> list[Span]:
+    """Spans as the original's Step 1 decoder reads BIO: `B-X` opens a span, `I-X` of the open type continues it,
+    anything else closes it; an `I-` without an open span of its type opens none. A span still open at the end
+    counts as its first token only, as in the original."""
+    spans, open_at, label = [], None, ""
+    for i, tag in enumerate(t.upper() for t in tags):
+        if "B-" in tag:
+            if open_at is not None:
+                spans.append((label, open_at, i))
+            open_at, label = i, tag.split("-", 1)[1]
+        elif "I-" in tag and open_at is not None and tag.split("-", 1)[1] == label:
+            continue
+        elif open_at is not None:
+            spans.append((label, open_at, i))
+            open_at = None
+    if open_at is not None:
+        spans.append((label, open_at, open_at + 1))
+    return spans
+
+
+LENIENT_DECODERS = {"bio": lenient_bio_spans, "bioes": lenient_bioes_spans}
+
+
+class LenientSpanF1:
+    """Micro span F1 with the original code's Step 1 decoders (more forgiving than conlleval, +1 to +3 F1 on
+    NER): only for comparison with the original's logs; selection and tables use SpanF1."""
+
+    def __init__(self, tags: Vocabulary, scheme: str) -> None:
+        self.tags = tags
+        self.decode = LENIENT_DECODERS[scheme]
+        self.tp = self.fp = self.fn = 0
+
+    def update(self, pred: torch.Tensor, target: torch.Tensor, seq_len: torch.Tensor) -> None:
+        for p, g, n in zip(pred.tolist(), target.tolist(), seq_len.tolist()):
+            guessed = Counter(self.decode([self.tags.to_word(i) for i in p[:n]]))
+            gold = Counter(self.decode([self.tags.to_word(i) for i in g[:n]]))
+            hit = sum((guessed & gold).values())
+            self.tp += hit
+            self.fp += sum(guessed.values()) - hit
+            self.fn += sum(gold.values()) - hit
+
+    def score(self) -> float:
+        found, expected = self.tp + self.fp, self.tp + self.fn
+        return 200.0 * self.tp / (found + expected) if found + expected else 0.0
+
+
 def make_metric(kind: str, tags: Vocabulary) -> Metric:
     """A fresh metric for a task: kind "acc" (token accuracy), "bio" or "bioes" (span F1)."""
     if kind == "acc":
@@ -50,3 +122,8 @@ def make_metric(kind: str, tags: Vocabulary) -> Metric:
     if kind in ("bio", "bioes"):
         return SpanF1(tags, kind)
     raise ValueError(f"unknown metric kind {kind!r}: expected acc, bio or bioes")
+
+
+def make_lenient_metric(kind: str, tags: Vocabulary) -> Metric | None:
+    """The original's Step 1 span metric for span tasks; None for token-accuracy tasks (scored alike)."""
+    return LenientSpanF1(tags, kind) if kind in LENIENT_DECODERS else None

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from models import ARCHITECTURES
+from utils.batching import BATCHINGS
 from utils.dataset import Dataset
 
 
@@ -22,6 +23,7 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crf", action="store_true", help="a CRF on top of each task's linear layer")
     parser.add_argument("--epochs", type=int, default=100, help="training epochs (per round in Step 1) (default: %(default)s)")
     parser.add_argument("--batch_size", type=int, default=10, help="sentences per batch (default: %(default)s)")
+    parser.add_argument("--batching", default="original", choices=BATCHINGS, help="batch composition: original (the original code's bucket sampler, re-cut into groups; random batches in joint training's first epoch), bucket (clean length buckets) or random (default: %(default)s)")
     parser.add_argument("--optim", default="sgd(lr=0.1, momentum=0.9)", help="optimiser as NAME(key=value,...), NAME in sgd, adam, adamw (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=2019, help="random seed: same seed, same initial weights θ(0) (default: %(default)s)")
     parser.add_argument("--init_weights", default=None, help="state dict to start from and rewind to (e.g. a multi-task warmup's best.th)")

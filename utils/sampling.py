@@ -27,11 +27,11 @@ def round_robin(batches: list[int], generator: torch.Generator) -> list[int]:
 
 
 def resample(batches: list[int], generator: torch.Generator) -> list[int]:
-    """Round-robin over all tasks until the epoch has Σ batches steps; a task whose data ends starts again,
-    so small tasks are repeated (the original's `--trainer re-seq-label`, used for the ptb setting)."""
+    """The original's `--trainer re-seq-label` (used for ptb): Σ_t batches_t rounds, each offering one turn to
+    every task in a task order drawn once per epoch, so about T·Σ batches per epoch; a task whose batches run out
+    gets new random ones and loses that turn (the training loop skips it)."""
     order = torch.randperm(len(batches), generator=generator).tolist()
-    total = sum(batches)
-    return [order[i % len(order)] for i in range(total)]
+    return order * sum(batches)
 
 
 def epoch_schedule(sampling: str, sizes: list[int], batches: list[int], generator: torch.Generator) -> list[int]:

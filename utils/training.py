@@ -3,16 +3,17 @@ import ast
 import copy
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from utils.batching import Batch, bucket_batches, collate, sorted_batches
+from utils.batching import Batch, collate, epoch_batches, sorted_batches
 from utils.dataset import TaskData
 from utils.masks import Mask, masked_forward
-from utils.metrics import make_metric
+from utils.metrics import make_lenient_metric, make_metric
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
@@ -53,12 +54,11 @@ def train_step(model: nn.Module, mask: Mask | None, task: int, batch: Batch, opt
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, split: str, batch_size: int,
-             device: torch.device | str, pad_index: int) -> float:
-    """The task's metric (percent) of its subnet on one split."""
+def _score(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, split: str, batch_size: int,
+           device: torch.device | str, pad_index: int, metric) -> float:
+    """Feed the subnet's predictions on one split to `metric` and return its score."""
     model.eval()
     data = task.splits[split]
-    metric = make_metric(task.metric, task.tags)
     for indices in sorted_batches(data.lengths, max(batch_size, 32)):
         batch = collate(data, indices, pad_index, device)
         logits = masked_forward(model, mask, task_id, batch.words, batch.seq_len)
@@ -66,35 +66,59 @@ def evaluate(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, 
     return metric.score()
 
 
+def evaluate(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, split: str, batch_size: int,
+             device: torch.device | str, pad_index: int) -> float:
+    """The task's metric (percent) of its subnet on one split."""
+    return _score(model, mask, task_id, task, split, batch_size, device, pad_index, make_metric(task.metric, task.tags))
+
+
+def evaluate_lenient(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, split: str, batch_size: int,
+                     device: torch.device | str, pad_index: int) -> float | None:
+    """The span F1 the original code's Step 1 reported (its lenient decoders), for span tasks; else None."""
+    metric = make_lenient_metric(task.metric, task.tags)
+    return None if metric is None else _score(model, mask, task_id, task, split, batch_size, device, pad_index, metric)
+
+
 @dataclass
 class TrainResult:
-    """What one training run of a subnet produced: its best-dev weights and when they were reached."""
+    """What one training run of a subnet produced: its best-dev weights, when they were reached, and per epoch
+    the dev score, mean training loss and seconds."""
 
     best_state: dict
     best_dev: float
     best_epoch: int
     epochs: int
     seconds: float
+    history: list[dict] = field(default_factory=list)
 
 
 def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, *, epochs: int, batch_size: int,
                optim: str, device: torch.device | str, pad_index: int, generator: torch.Generator,
-               clip_norm: float = 5.0, lr_decay: float = 0.05, desc: str = "") -> TrainResult:
-    """Train one task's subnet from the model's current weights with a fresh optimiser: length-bucketed
-    batches, LR × 1/(1+decay·epoch), gradient-norm clipping, dev every epoch; keeps the best-dev weights."""
+               batching: str = "original", clip_norm: float = 5.0, lr_decay: float = 0.05, desc: str = "",
+               log: Callable[[str], None] = lambda line: None) -> TrainResult:
+    """Train one task's subnet from the model's current weights with a fresh optimiser: batches composed as
+    `batching` says, LR × 1/(1+decay·epoch), gradient-norm clipping, dev every epoch; keeps the best-dev weights."""
     start = time.time()
     optimizer = make_optimizer(optim, [p for p in model.parameters() if p.requires_grad])
     scheduler = inverse_time_decay(optimizer, lr_decay)
     train = task.splits["train"]
     best_state, best_dev, best_epoch = copy.deepcopy(model.state_dict()), float("-inf"), 0
+    history = []
     for epoch in range(1, epochs + 1):
-        batches = bucket_batches(train.lengths, batch_size, generator)
+        epoch_start, losses = time.time(), []
+        batches = epoch_batches(batching, train.lengths, batch_size, generator)
         bar = tqdm(batches, desc=f"{desc} epoch {epoch}/{epochs}", leave=False, dynamic_ncols=True)
         for indices in bar:
-            loss = train_step(model, mask, task_id, collate(train, indices, pad_index, device), optimizer, clip_norm)
-            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            losses.append(train_step(model, mask, task_id, collate(train, indices, pad_index, device), optimizer, clip_norm))
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
         scheduler.step()
         dev = evaluate(model, mask, task_id, task, "dev", batch_size, device, pad_index)
-        if dev > best_dev:
+        improved = dev > best_dev
+        if improved:
             best_state, best_dev, best_epoch = copy.deepcopy(model.state_dict()), dev, epoch
-    return TrainResult(best_state, best_dev, best_epoch, epochs, time.time() - start)
+        record = {"epoch": epoch, "dev": dev, "loss": sum(losses) / max(len(losses), 1),
+                  "seconds": round(time.time() - epoch_start, 2)}
+        history.append(record)
+        log(f"{desc} epoch {epoch}/{epochs}: dev {dev:.2f}{'  *best' if improved else ''}  loss {record['loss']:.4f}  "
+            f"{record['seconds']:.0f}s")
+    return TrainResult(best_state, best_dev, best_epoch, epochs, time.time() - start, history)
