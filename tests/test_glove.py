@@ -94,3 +94,35 @@ def test_empty_file_is_rejected(tmp_path: Path) -> None:
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="absent.txt"):
         read_vectors(str(tmp_path / "absent.txt"))
+
+
+def test_word2vec_header_line_gives_the_dimension(tmp_path: Path) -> None:
+    vectors, dimension = read_vectors(write(tmp_path / "v.txt", "2 3\n7 1 2 3\nb 4 5 6\n"))
+    assert dimension == 3
+    assert {word: vector.tolist() for word, vector in vectors.items()} == {"7": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]}
+
+
+def test_numbers_as_words(tmp_path: Path) -> None:
+    vectors, dimension = read_vectors(write(tmp_path / "v.txt", "1999 0.5 0.25\nnan 1 2\n"))
+    assert dimension == 2
+    assert vectors["1999"].tolist() == [0.5, 0.25] and vectors["nan"].tolist() == [1.0, 2.0]
+
+
+def test_most_common_width_sets_the_dimension(tmp_path: Path) -> None:
+    path = write(tmp_path / "v.txt", "a 1 2\nb 1 2 3\nc 1 2 3\n")
+    with pytest.raises(ValueError, match=rf"^{re.escape(path)}:1: expected a word and 3 values, found 2$"):
+        read_vectors(path)
+
+
+def test_non_finite_values_of_kept_words_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "v.txt", "a 1 2\nb inf 2\n")
+    with pytest.raises(ValueError, match=rf"^{re.escape(path)}:2: non-finite value 'inf' in the vector$"):
+        read_vectors(path)
+    assert set(read_vectors(path, {"a"})[0]) == {"a"}
+
+
+def test_gzip_data_needs_a_gz_name(tmp_path: Path) -> None:
+    path = tmp_path / "v.txt"
+    path.write_bytes(gzip.compress(b"a 1 2\n"))
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: gzip-compressed, but its name does not end in .gz$"):
+        read_vectors(str(path))

@@ -115,10 +115,10 @@ def test_read_conll03_converts_iob1(tmp_path: Path) -> None:
     assert corpus["ner"]["train"] == [(words, ["B-LOC", "E-LOC", "O"])]
 
 
-def test_invalid_tags_name_file_and_sentence_line(tmp_path: Path) -> None:
+def test_invalid_tags_name_file_and_line(tmp_path: Path) -> None:
     write_conll03(tmp_path, "EU NNP B-NP B-ORG\n\nPeter NNP B-NP B-PER\nBlack NNP I-NP Q-PER\n")
     path = re.escape(str(tmp_path / "train.txt"))
-    with pytest.raises(ValueError, match=rf"^{path}:3: .*invalid IOB"):
+    with pytest.raises(ValueError, match=rf"^{path}:4: invalid IOB tag 'Q-PER'"):
         read_conll03(str(tmp_path))
 
 
@@ -287,3 +287,18 @@ def test_ne_bio_rejects_bad_brackets(bits: list[str]) -> None:
 def test_settings_names_the_readers() -> None:
     assert SETTINGS == {"conll03": read_conll03, "ptb": read_ptb, "ontonotes": read_ontonotes,
                         "conll03-pp": read_conll03_pp}
+
+
+def test_ontonotes_width_is_fixed_within_a_sentence(shared_data: Path, tmp_path: Path) -> None:
+    copy_ontonotes(shared_data, tmp_path, "development")
+    bad = write(tmp_path / "train" / "bad.gold_conll", "#begin document (x); part 000\n"
+                "x/y 0 0 Hi UH (TOP(INTJ*) - - - - * -\n"
+                "x/y 0 1 ! . *) - - - - * - -\n\n#end document\n")
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(bad))}:3: expected 12 columns \(as on line 2\), found 13$"):
+        read_ontonotes(str(tmp_path))
+
+
+def test_empty_split_is_named(tmp_path: Path) -> None:
+    write_conll03(tmp_path, "-DOCSTART- -X- O O\n\n")
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'train.txt'))}: no sentences"):
+        read_conll03(str(tmp_path))

@@ -63,7 +63,8 @@ class Dataset:
             task.splits = {s: sp.head(train if s == "train" else evaluation) for s, sp in task.splits.items()}
 
     def save(self, directory: str) -> None:
-        """Write meta.json, the vocabularies and tensors.pt into `directory` (tensors last, atomically)."""
+        """Write the vocabularies, tensors.pt and, last and atomically, meta.json into `directory`: meta.json
+        marks the folder complete, so a write cut short never looks loadable."""
         os.makedirs(directory, exist_ok=True)
         self.words.save(os.path.join(directory, "words.vocab"))
         tensors = {"embedding": self.embedding, "word_rows": self.word_rows}
@@ -74,33 +75,124 @@ class Dataset:
                 tensors[key + ".lengths"] = torch.tensor(split.lengths, dtype=torch.long)
                 tensors[key + ".words"] = torch.cat(split.words) if len(split) else torch.zeros(0, dtype=torch.long)
                 tensors[key + ".tags"] = torch.cat(split.tags) if len(split) else torch.zeros(0, dtype=torch.long)
+        atomic_save(tensors, os.path.join(directory, "tensors.pt"))
         meta = {"setting": self.setting, "tasks": [{"name": t.name, "metric": t.metric} for t in self.tasks]}
         meta.update(self.info)
-        with open(os.path.join(directory, "meta.json"), "w", encoding="utf-8") as f:
-            json.dump(meta, f, indent=2)
-        atomic_save(tensors, os.path.join(directory, "tensors.pt"))
+        tmp = os.path.join(directory, f".tmp-{os.getpid()}-meta.json")
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(meta, f, indent=2)
+            os.replace(tmp, os.path.join(directory, "meta.json"))
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
 
     @classmethod
     def load(cls, directory: str) -> "Dataset":
-        """Read a folder written by `save` (prepare-data.py's output)."""
+        """Read a folder written by `save` (prepare-data.py's output); a missing, half-written or inconsistent
+        folder is one ValueError or FileNotFoundError naming the file or tensor."""
         meta_path = os.path.join(directory, "meta.json")
-        if not os.path.isfile(meta_path) or not os.path.isfile(os.path.join(directory, "tensors.pt")):
-            raise FileNotFoundError(f"{directory}: not a processed data folder (run prepare-data.py first)")
-        with open(meta_path, encoding="utf-8") as f:
-            meta = json.load(f)
-        tensors = load_tensors(os.path.join(directory, "tensors.pt"))
+        if not os.path.isfile(meta_path):
+            raise FileNotFoundError(f"{directory}: not a processed data folder (no meta.json: run prepare-data.py, "
+                                    "or run it again if it was interrupted)")
+        meta = _read_meta(meta_path)
+        tensors_path = os.path.join(directory, "tensors.pt")
+        tensors = load_tensors(tensors_path)
+        if not isinstance(tensors, dict):
+            raise ValueError(f"{tensors_path}: not a dict of tensors")
+        words = _load_vocabulary(os.path.join(directory, "words.vocab"))
+        embedding = _tensor(tensors, "embedding", tensors_path)
+        word_rows = _tensor(tensors, "word_rows", tensors_path)
+        if embedding.dim() != 2 or not embedding.is_floating_point():
+            raise ValueError(f"{tensors_path}: tensor embedding is not a 2-d float table")
+        if word_rows.dim() != 1 or word_rows.numel() != len(words):
+            raise ValueError(f"{tensors_path}: tensor word_rows has {word_rows.numel()} entries, words.vocab "
+                             f"{len(words)} words")
+        _check_ids(word_rows, embedding.shape[0], "word_rows", tensors_path, f"the {embedding.shape[0]} embedding rows")
         tasks = []
         for spec in meta["tasks"]:
-            task = TaskData(spec["name"], spec["metric"], Vocabulary.load(os.path.join(directory, f"tags.{spec['name']}.vocab")))
+            task = TaskData(spec["name"], spec["metric"],
+                            _load_vocabulary(os.path.join(directory, f"tags.{spec['name']}.vocab")))
             for split_name in SPLITS:
-                key = f"{task.name}.{split_name}"
-                lengths = tensors[key + ".lengths"].tolist()
-                task.splits[split_name] = Split(list(torch.split(tensors[key + ".words"], lengths)),
-                                                list(torch.split(tensors[key + ".tags"], lengths)))
+                task.splits[split_name] = _split(tensors, f"{task.name}.{split_name}", tensors_path, len(words),
+                                                 len(task.tags), task.name)
             tasks.append(task)
         info = {k: v for k, v in meta.items() if k not in ("setting", "tasks")}
-        return cls(meta["setting"], Vocabulary.load(os.path.join(directory, "words.vocab")), tasks,
-                   tensors["embedding"], tensors["word_rows"], info)
+        return cls(meta["setting"], words, tasks, embedding, word_rows, info)
+
+
+def _read_meta(path: str) -> dict:
+    """meta.json as a dict with a "setting" and a list of "tasks", each with a "name" and a known "metric"."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    for key, kind in (("setting", str), ("tasks", list)):
+        if key not in meta:
+            raise ValueError(f"{path}: missing key {key!r}")
+        if not isinstance(meta[key], kind):
+            raise ValueError(f"{path}: key {key!r} must be a {kind.__name__}")
+    if not meta["tasks"]:
+        raise ValueError(f"{path}: key 'tasks' lists no task")
+    metrics = sorted(set(TASK_METRICS.values()))
+    for index, spec in enumerate(meta["tasks"]):
+        if not isinstance(spec, dict) or not all(isinstance(spec.get(key), str) for key in ("name", "metric")):
+            raise ValueError(f"{path}: tasks[{index}] must have a string 'name' and 'metric'")
+        if spec["metric"] not in metrics:
+            raise ValueError(f"{path}: task {spec['name']} has unknown metric (tag scheme) {spec['metric']!r}: "
+                             f"expected one of {', '.join(metrics)}")
+    return meta
+
+
+def _load_vocabulary(path: str) -> Vocabulary:
+    """A fastNLP vocabulary file whose ids are exactly 0..n-1; a clear error naming the file otherwise."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file (the processed data folder is incomplete)")
+    try:
+        vocabulary = Vocabulary.load(path)
+        ids = set(vocabulary.word2idx.values())
+    except (ValueError, IndexError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a vocabulary file ({type(error).__name__}: {error})") from None
+    if not ids or ids != set(range(len(vocabulary))):
+        raise ValueError(f"{path}: not a vocabulary file (its ids are not 0..{len(vocabulary) - 1})")
+    return vocabulary
+
+
+def _tensor(tensors: dict, key: str, path: str) -> torch.Tensor:
+    """tensors[key], naming the file and the tensor when it is missing or not a tensor."""
+    if key not in tensors:
+        raise ValueError(f"{path}: tensor {key} is missing")
+    if not isinstance(tensors[key], torch.Tensor):
+        raise ValueError(f"{path}: {key} is not a tensor")
+    return tensors[key]
+
+
+def _split(tensors: dict, key: str, path: str, n_words: int, n_tags: int, task: str) -> Split:
+    """The Split stored under `key` (task.split), checking that its lengths, word ids and tag ids agree."""
+    lengths = _tensor(tensors, key + ".lengths", path)
+    if lengths.dim() != 1 or lengths.is_floating_point() or (lengths < 0).any():
+        raise ValueError(f"{path}: tensor {key}.lengths is not a list of sentence lengths")
+    words, tags = _tensor(tensors, key + ".words", path), _tensor(tensors, key + ".tags", path)
+    for name, ids in ((key + ".words", words), (key + ".tags", tags)):
+        if ids.dim() != 1 or ids.numel() != int(lengths.sum()):
+            raise ValueError(f"{path}: tensor {name} holds {ids.numel()} ids, but {key}.lengths adds up to "
+                             f"{int(lengths.sum())}")
+    _check_ids(words, n_words, key + ".words", path, "words.vocab")
+    _check_ids(tags, n_tags, key + ".tags", path, f"tags.{task}.vocab")
+    sizes = lengths.tolist()
+    return Split(list(torch.split(words, sizes)), list(torch.split(tags, sizes)))
+
+
+def _check_ids(ids: torch.Tensor, size: int, name: str, path: str, table: str) -> None:
+    """Check that a tensor holds integer ids in 0..size-1, naming the tensor and the table it indexes."""
+    if ids.is_floating_point() or ids.is_complex():
+        raise ValueError(f"{path}: tensor {name} does not hold integer ids")
+    if ids.numel() and not (0 <= int(ids.min()) and int(ids.max()) < size):
+        raise ValueError(f"{path}: tensor {name} has ids outside {table} (0..{size - 1})")
 
 
 def build_vocabularies(corpus: dict) -> tuple[Vocabulary, dict[str, Vocabulary]]:

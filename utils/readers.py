@@ -15,39 +15,68 @@ TASKS = ("pos", "chunk", "ner")
 SPLITS = ("train", "dev", "test")
 
 _Converter = Callable[[list[str]], list[str]]
-_Block = tuple[int, list[list[str]]]  # (line number of the sentence's first row, its column lists)
+_Block = tuple[list[int], list[list[str]]]  # (line number of each of the sentence's rows, its column lists)
 
 _DOCSTART = ("-DOCSTART-",)
 _ONTONOTES_MARKERS = ("#begin document", "#end document")
 _ONTONOTES_SPLITS = {"train": ("train",), "dev": ("development", "dev"), "test": ("test",)}
 _PARSE_TOKEN = re.compile(r"\(([^()*\s]+)|(\*)|(\))")
 _NE_BIT = re.compile(r"(?:\(([^()*]+))?\*?(\))?")
+_IOB_TAG = re.compile(r"O|[BI]-[^-\s]+")
 
 
-def _read_blocks(path: str | Path, columns: Sequence[int], markers: tuple[str, ...] = _DOCSTART) -> list[_Block]:
+class TagError(ValueError):
+    """An invalid tag, carrying its position in the sentence so that readers can name its line."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+def _decode(raw: bytes, path: str | Path, number: int) -> str:
+    """One line of a file as text, naming file:line and the offending byte when it is not UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}:{number}: not valid UTF-8 (byte {raw[error.start]:#04x} at column "
+                         f"{error.start + 1})") from None
+
+
+def _read_blocks(path: str | Path, columns: Sequence[int], markers: tuple[str, ...] = _DOCSTART,
+                 width_per_sentence: bool = False) -> list[_Block]:
     """Read the chosen columns of each blank-line-separated sentence, with line numbers for error messages.
 
-    Lines starting with one of `markers` are dropped and end the current sentence.
+    Lines starting with one of `markers` are dropped and end the current sentence. Every row has the number
+    of columns of the file's first row (of its sentence's first row when `width_per_sentence`, as in
+    CoNLL-2012, whose documents differ in their number of predicate columns).
     """
     needed = max(columns) + 1
     blocks: list[_Block] = []
     rows: list[list[str]] = []
-    first = 0
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
+    numbers: list[int] = []
+    width, width_line = 0, 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            line = _decode(raw, path, number)
             fields = line.split()
             if not fields or line.startswith(markers):
                 if rows:
-                    blocks.append((first, [list(column) for column in zip(*rows)]))
-                rows = []
+                    blocks.append((numbers, [list(column) for column in zip(*rows)]))
+                    if width_per_sentence:
+                        width = 0
+                rows, numbers = [], []
                 continue
             if len(fields) < needed:
                 raise ValueError(f"{path}:{number}: expected at least {needed} columns, found {len(fields)}")
-            if not rows:
-                first = number
+            if not width:
+                width, width_line = len(fields), number
+            elif len(fields) != width:
+                raise ValueError(f"{path}:{number}: expected {width} columns (as on line {width_line}), "
+                                 f"found {len(fields)}")
             rows.append([fields[column] for column in columns])
+            numbers.append(number)
     if rows:
-        blocks.append((first, [list(column) for column in zip(*rows)]))
+        blocks.append((numbers, [list(column) for column in zip(*rows)]))
     return blocks
 
 
@@ -56,12 +85,18 @@ def read_columns(path: str, columns: Sequence[int]) -> list[list[list[str]]]:
     return [block for _, block in _read_blocks(path, columns)]
 
 
+def _check_iob(tags: Sequence[str]) -> None:
+    """Raise TagError at the first tag that is not O, B-TYPE or I-TYPE (e.g. `B-` without a type, or S-PER)."""
+    for index, tag in enumerate(tags):
+        if not _IOB_TAG.fullmatch(tag):
+            raise TagError(f"invalid IOB tag {tag!r}: expected O, B-TYPE or I-TYPE (the input scheme is IOB1 "
+                           "or BIO)", index)
+
+
 def to_bio(tags: Sequence[str]) -> list[str]:
     """Convert IOB1 (or already BIO) tags to BIO on a copy, since fastNLP's iob2 edits its argument."""
-    try:
-        return iob2(list(tags))
-    except TypeError as error:
-        raise ValueError(f"invalid IOB tag sequence ({error})") from None
+    _check_iob(tags)
+    return iob2(list(tags))
 
 
 def to_bioes(tags: Sequence[str]) -> list[str]:
@@ -69,21 +104,29 @@ def to_bioes(tags: Sequence[str]) -> list[str]:
     return iob2bioes(to_bio(tags))
 
 
-def _convert(converter: _Converter, tags: list[str], path: str | Path, line: int) -> list[str]:
-    """Apply a tag converter, naming the file and the sentence's first line if the tags are invalid."""
+def _convert(converter: _Converter, tags: list[str], path: str | Path, lines: list[int]) -> list[str]:
+    """Apply a tag converter, naming the file and the bad tag's line (else the sentence's first line)."""
     try:
         return converter(tags)
+    except TagError as error:
+        raise ValueError(f"{path}:{lines[error.index]}: {error}") from None
     except ValueError as error:
-        raise ValueError(f"{path}:{line}: sentence starting here: {error}") from None
+        raise ValueError(f"{path}:{lines[0]}: sentence starting here: {error}") from None
 
 
 def _read_tagged(path: str | Path, tasks: Mapping[str, tuple[int, _Converter]]) -> dict[str, list[Sentence]]:
-    """Read a file once and give each task (words, tags) sentences from its (tag column, converter)."""
+    """Read a file once and give each task (words, tags) sentences from its (tag column, converter).
+
+    A file without sentences is an error: an empty split would only fail (or score 0/0) much later.
+    """
     columns = [0, *(column for column, _ in tasks.values())]
+    blocks = _read_blocks(path, columns)
+    if not blocks:
+        raise ValueError(f"{path}: no sentences (the file is empty or holds only -DOCSTART- lines)")
     tagged: dict[str, list[Sentence]] = {task: [] for task in tasks}
-    for line, (words, *tag_columns) in _read_blocks(path, columns):
+    for lines, (words, *tag_columns) in blocks:
         for (task, (_, converter)), tags in zip(tasks.items(), tag_columns):
-            tagged[task].append((list(words), _convert(converter, tags, path, line)))
+            tagged[task].append((list(words), _convert(converter, tags, path, lines)))
     return tagged
 
 
@@ -124,13 +167,17 @@ def read_conll03_pp(directory: str, max_position: int = PP_MAX_POSITION) -> Corp
     return {"ner": ner, "pp": pp}
 
 
-def _hold_out(sentences: list[Sentence], fraction: float, seed: int) -> tuple[list[Sentence], list[Sentence]]:
-    """Split off round(fraction * n) sentences chosen by a seeded shuffle as dev; both parts keep file order."""
-    if not 0 < fraction < 1:
-        raise ValueError(f"dev_fraction must be between 0 and 1 (exclusive), got {fraction}")
+def _hold_out(sentences: list[Sentence], fraction: float, seed: int,
+              path: str) -> tuple[list[Sentence], list[Sentence]]:
+    """Split off round(fraction * n) sentences chosen by a seeded shuffle as dev; both parts keep file order
+    and must be non-empty."""
+    held = round(fraction * len(sentences))
+    if not 0 < held < len(sentences):
+        raise ValueError(f"{path}: dev_fraction {fraction} of its {len(sentences)} sentences leaves an empty "
+                         f"{'dev' if not held else 'train'} split")
     order = list(range(len(sentences)))
     random.Random(seed).shuffle(order)
-    dev = set(order[: round(fraction * len(sentences))])
+    dev = set(order[:held])
     train = [sentence for index, sentence in enumerate(sentences) if index not in dev]
     return train, [sentence for index, sentence in enumerate(sentences) if index in dev]
 
@@ -142,9 +189,10 @@ def read_ptb(pos: str, chunk: str, ner: str, dev_fraction: float = 0.1, seed: in
     no dev set, so dev is `round(dev_fraction * n)` train sentences picked by `random.Random(seed).shuffle`
     (the rest stay train; both keep file order). NER: CoNLL-2003 `{train,dev,test}.txt` in `ner`, as BIOES.
     """
-    chunk_train, chunk_dev = _hold_out(
-        _read_tagged(os.path.join(chunk, "train.txt"), _CHUNK)["chunk"], dev_fraction, seed
-    )
+    if not 0 < dev_fraction < 1:
+        raise ValueError(f"dev_fraction must be between 0 and 1 (exclusive), got {dev_fraction}")
+    chunk_path = os.path.join(chunk, "train.txt")
+    chunk_train, chunk_dev = _hold_out(_read_tagged(chunk_path, _CHUNK)["chunk"], dev_fraction, seed, chunk_path)
     return {
         "pos": {split: _read_tagged(os.path.join(pos, f"{split}.pos"), _POS)["pos"] for split in SPLITS},
         "chunk": {
@@ -234,18 +282,22 @@ def _ontonotes_folder(directory: str, names: Sequence[str]) -> Path:
 
 
 def _read_ontonotes_split(folder: Path) -> dict[str, list[Sentence]]:
-    """Read every *.gold_conll file under `folder` (sorted, recursive), skipping pt/ documents, which lack NE."""
+    """Read every *.gold_conll file under `folder` (sorted, recursive), skipping pt/ documents, which lack NE;
+    a split without sentences is an error."""
     paths = sorted(folder.rglob("*.gold_conll"))
     if not paths:
         raise FileNotFoundError(f"no *.gold_conll files under {folder}")
     tagged: dict[str, list[Sentence]] = {task: [] for task in TASKS}
     for path in paths:
-        for line, (document_ids, words, pos, parse, ne) in _read_blocks(path, (0, 3, 4, 5, 10), _ONTONOTES_MARKERS):
+        blocks = _read_blocks(path, (0, 3, 4, 5, 10), _ONTONOTES_MARKERS, width_per_sentence=True)
+        for lines, (document_ids, words, pos, parse, ne) in blocks:
             if document_ids[0].startswith("pt/"):
                 continue
             tagged["pos"].append((list(words), pos))
-            tagged["chunk"].append((list(words), _convert(parse_chunks, parse, path, line)))
-            tagged["ner"].append((list(words), _convert(_ne_bioes, ne, path, line)))
+            tagged["chunk"].append((list(words), _convert(parse_chunks, parse, path, lines)))
+            tagged["ner"].append((list(words), _convert(_ne_bioes, ne, path, lines)))
+    if not tagged["pos"]:
+        raise ValueError(f"{folder}: no sentences in its *.gold_conll files (pt/ documents are skipped)")
     return tagged
 
 
