@@ -15,10 +15,11 @@ SAMPLING=${SAMPLING:-resample}                   # the original's --trainer re-s
 prepare_data() {
   local emb=()
   if [ -n "$EMBEDDING" ]; then
-    [ -f "$EMBEDDING" ] || { echo "error: EMBEDDING $EMBEDDING not found (download glove.6B.100d.txt or set EMBEDDING)" >&2; exit 1; }
+    [ -f "$EMBEDDING" ] || fail 1 "EMBEDDING $EMBEDDING not found (download glove.6B.100d.txt or set EMBEDDING)"
     emb=(--embedding "$EMBEDDING")
   fi
-  python prepare-data.py --type ptb --pos "$WSJ_DIR" --chunk "$CHUNK_DIR" --ner "$NER_DIR" --out "$PROCESSED" "${emb[@]}"
+  run_child "$PYTHON" prepare-data.py --type ptb --pos "$WSJ_DIR" --chunk "$CHUNK_DIR" --ner "$NER_DIR" \
+    --out "$PROCESSED" "${emb[@]}"
 }
 
 source utils/pipeline.sh

@@ -3,6 +3,7 @@ CoNLL-2000 chunking with a held-out dev split, CoNLL-2003 NER, one shared vocabu
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -15,7 +16,7 @@ def test_prepare_ptb_setting(shared_data, tmp_path):
     (wsj / "train.pos").write_text("\n\n".join(dev[:301]) + "\n")
     for split in ("dev", "test"):
         (wsj / f"{split}.pos").symlink_to(shared_data / f"wsj_ptb/{split}.pos")
-    env = {**os.environ, "WSJ_DIR": str(wsj), "CHUNK_DIR": str(shared_data / "conll2000"),
+    env = {**os.environ, "PYTHON": sys.executable, "WSJ_DIR": str(wsj), "CHUNK_DIR": str(shared_data / "conll2000"),
            "NER_DIR": str(shared_data / "conll03"), "EMBEDDING": str(shared_data / "glove/glove.6B.50d.subset.txt"),
            "PROCESSED": str(tmp_path / "processed")}
     done = subprocess.run(["bash", "run_ptb.sh", "prepare"], cwd=REPO, env=env, capture_output=True, text=True,

@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ PRUNABLE = {"lstm.lstm.weight_ih_l0", "lstm.lstm.weight_hh_l0", "lstm.lstm.weigh
 
 
 def run(args: list[str], env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True, timeout=900)
+    return subprocess.run(args, cwd=REPO, env={**os.environ, "PYTHON": sys.executable, **env}, capture_output=True,
+                          text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")

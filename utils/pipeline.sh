@@ -1,6 +1,10 @@
 # The modes shared by every run_<setting>.sh: sourced after the setting script has defined SETTING, TASK_IDS and
 # a prepare_data function. Budget and paths come from environment variables (see usage below).
 
+# The project's Python: $PYTHON, else the first python (or python3) on PATH.
+if [ -z "${PYTHON:-}" ]; then
+  if command -v python >/dev/null 2>&1; then PYTHON=python; else PYTHON=python3; fi
+fi
 EXP_DIR=${EXP_DIR:-exp/$SETTING}
 PROCESSED=${PROCESSED:-data/processed/$SETTING}
 PROCESSED_PP=${PROCESSED_PP:-data/processed/conll03-pp}
@@ -13,6 +17,7 @@ WARMUP_EPOCHS=${WARMUP_EPOCHS:-1}
 PRUNING_ITER=${PRUNING_ITER:-20}
 FINAL_RATE=${FINAL_RATE:-0.1}
 BATCH_SIZE=${BATCH_SIZE:-10}
+BATCHING=${BATCHING:-original}
 HIDDEN_SIZE=${HIDDEN_SIZE:-200}
 # One BiLSTM layer: the paper's CoNLL-2003 parameter counts (534k hard sharing) imply it, although the original
 # run_conll03.sh passes --n_layer 2 (REFERENCE §4).
@@ -25,6 +30,11 @@ EVAL_LIMIT=${EVAL_LIMIT:-}
 CRF=${CRF:-}
 OVERWRITE=${OVERWRITE:-}
 NAME=${NAME:-run-$(date +%Y%m%d-%H%M%S)}
+CLAIMED=()        # output folders this invocation writes (fresh_dir): an interrupted run names them
+MODE=             # the mode being run,
+STAGE=            # the step of it running now,
+INVOCATION=       # and the command line: for the interruption message
+STOPPED=0         # how many processes the interruption stopped
 
 usage() {
   cat <<USAGE
@@ -40,18 +50,49 @@ modes:
   baselines            every row of the paper's main table and the MTW ablation: all, then Step 1 from θ(0)
                        (\$EXP_DIR/single-nomtw; its round 0 is the single-task row) -> mtl/mask-nomtw ->
                        mtl/\$NAME-nomtw, and hard / soft / hierarchical sharing -> \$EXP_DIR/baselines/<kind>-\$NAME
-  negative             negative transfer on NER + position prediction (\$PROCESSED_PP, from prepare-data.py
-                       --type conll03-pp): Step 1 from θ(0), masks, sparse and hard sharing -> \$EXP_DIR/negative/
-environment (defaults): EXP_DIR=$EXP_DIR PROCESSED=$PROCESSED PROCESSED_PP=$PROCESSED_PP DEVICE=${DEVICE:-auto} JOBS=$JOBS SEED=$SEED
-  EPOCHS=$EPOCHS MTL_EPOCHS=$MTL_EPOCHS WARMUP_EPOCHS=$WARMUP_EPOCHS PRUNING_ITER=$PRUNING_ITER FINAL_RATE=$FINAL_RATE
-  BATCH_SIZE=$BATCH_SIZE HIDDEN_SIZE=$HIDDEN_SIZE N_LAYER=$N_LAYER DROPOUT=$DROPOUT OPTIM="$OPTIM" SAMPLING=$SAMPLING
-  TRAIN_LIMIT=${TRAIN_LIMIT:-all} EVAL_LIMIT=${EVAL_LIMIT:-all} CRF=${CRF:-off} NAME=(unique per run) OVERWRITE=${OVERWRITE:-0}
+$(negative_usage)
+environment (defaults): PYTHON=$PYTHON EXP_DIR=$EXP_DIR PROCESSED=$PROCESSED PROCESSED_PP=$PROCESSED_PP
+  DEVICE=${DEVICE:-auto} JOBS=$JOBS SEED=$SEED EPOCHS=$EPOCHS MTL_EPOCHS=$MTL_EPOCHS WARMUP_EPOCHS=$WARMUP_EPOCHS
+  PRUNING_ITER=$PRUNING_ITER FINAL_RATE=$FINAL_RATE BATCH_SIZE=$BATCH_SIZE BATCHING=$BATCHING HIDDEN_SIZE=$HIDDEN_SIZE
+  N_LAYER=$N_LAYER DROPOUT=$DROPOUT OPTIM="$OPTIM" SAMPLING=$SAMPLING TRAIN_LIMIT=${TRAIN_LIMIT:-all}
+  EVAL_LIMIT=${EVAL_LIMIT:-all} CRF=${CRF:-off} NAME=(unique per run) OVERWRITE=${OVERWRITE:-0}
+  PYTHON: the project's Python (default: the first python, else python3, on PATH), e.g. PYTHON=.venv/bin/python.
+  BATCHING: training batches original (the original code's), bucket or random. JOBS: a positive integer.
+  NAME: letters, digits, '.', '_', '-' (no '/', no '..'). OVERWRITE=1 replaces an existing output folder, only
+  inside EXP_DIR. Ctrl-C or SIGTERM stops every process of the run (exit 130 / 143); re-run to start again.
 USAGE
 }
 
+negative_usage() {
+  if [ "$SETTING" = conll03 ]; then
+    cat <<NEGATIVE
+  negative             negative transfer on NER + position prediction (\$PROCESSED_PP, from prepare-data.py
+                       --type conll03-pp): Step 1 from θ(0), masks, sparse and hard sharing -> \$EXP_DIR/negative/
+NEGATIVE
+  else
+    echo "  (negative transfer is a CoNLL-2003 experiment: bash run_conll03.sh negative)"
+  fi
+}
+
+# fail CODE MESSAGE...: one line on stderr, then exit.
+fail() {
+  echo "error: ${*:2}" >&2
+  exit "$1"
+}
+
+# check_settings: reject a bad JOBS, NAME or PYTHON before anything runs or is written.
+check_settings() {
+  [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || fail 2 "JOBS=$JOBS: expected a positive integer (tasks trained at once in Step 1)"
+  if ! [[ "$NAME" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || [[ "$NAME" == *..* ]]; then
+    fail 2 "NAME=$NAME: a run name is letters, digits, '.', '_' and '-', starting with a letter or digit, without '..'"
+  fi
+  command -v "$PYTHON" >/dev/null 2>&1 ||
+    fail 2 "PYTHON=$PYTHON: no such command; set PYTHON to the project's Python (e.g. PYTHON=.venv/bin/python)"
+}
+
 common_args() {
-  ARGS=(--data_path "$PROCESSED" --seed "$SEED" --batch_size "$BATCH_SIZE" --hidden_size "$HIDDEN_SIZE"
-        --n_layer "$N_LAYER" --dropout "$DROPOUT" --optim "$OPTIM")
+  ARGS=(--data_path "$PROCESSED" --seed "$SEED" --batch_size "$BATCH_SIZE" --batching "$BATCHING"
+        --hidden_size "$HIDDEN_SIZE" --n_layer "$N_LAYER" --dropout "$DROPOUT" --optim "$OPTIM")
   [ -n "$DEVICE" ] && ARGS+=(--device "$DEVICE")
   [ -n "$TRAIN_LIMIT" ] && ARGS+=(--train_limit "$TRAIN_LIMIT")
   [ -n "$EVAL_LIMIT" ] && ARGS+=(--eval_limit "$EVAL_LIMIT")
@@ -59,18 +100,88 @@ common_args() {
   return 0
 }
 
-# fresh_dir DIR: refuse to reuse an existing output folder unless OVERWRITE=1 (then it is removed first).
-fresh_dir() {
-  if [ -e "$1" ]; then
-    if [ "$OVERWRITE" = 1 ]; then rm -rf "$1"; else
-      echo "error: $1 exists (an earlier run): choose another EXP_DIR or NAME, or set OVERWRITE=1 to replace it" >&2; exit 1
-    fi
-  fi
+# resolve PATH: the absolute path with symbolic links resolved, whether or not PATH exists.
+resolve() {
+  realpath -m -- "$1" 2>/dev/null || "$PYTHON" -c 'import os, sys; print(os.path.realpath(sys.argv[1]))' "$1"
 }
 
+# fresh_dir DIR: refuse to reuse an existing output folder unless OVERWRITE=1; then it is removed first, and only
+# when it lies inside EXP_DIR (after resolving links), so that no setting can make the run delete anything else.
+fresh_dir() {
+  local dir=$1 root target
+  CLAIMED+=("$dir")
+  [ -e "$dir" ] || [ -L "$dir" ] || return 0
+  [ "$OVERWRITE" = 1 ] ||
+    fail 1 "$dir exists (an earlier run): choose another EXP_DIR or NAME, or set OVERWRITE=1 to replace it"
+  root=$(resolve "$EXP_DIR")
+  target=$(resolve "$dir")
+  [[ "$target" == "$root"/?* ]] ||
+    fail 1 "OVERWRITE=1 would delete $dir ($target), which is not inside EXP_DIR=$root: remove it yourself"
+  rm -rf -- "$dir"
+}
+
+# run_child CMD...: run CMD as a background job and wait for it. Bash runs a trap only once a foreground command
+# has ended, but interrupts `wait` at once, so a signal reaches on_signal while CMD runs; CMD ignores the terminal's
+# SIGINT (a background job), so it ends only when on_signal stops it, without a traceback.
+run_child() {
+  "$@" &
+  wait "$!"
+}
+
+# descendants: the processes started by this script, its children's children included (one snapshot of the
+# process table, leaving out the subshell that takes it, whose children are the ps and awk below).
+descendants() {
+  local self=$BASHPID
+  ps -A -o pid=,ppid= | awk -v top=$$ -v self="$self" '
+    { parent[$1] = $2 }
+    END {
+      below[top] = 1; grown = 1
+      while (grown) {
+        grown = 0
+        for (p in parent) if (!(p in below) && (parent[p] in below) && p != self) { below[p] = 1; grown = 1 }
+      }
+      for (p in below) if (p != top) print p
+    }'
+}
+
+# stop_children: SIGTERM to every process of the run, then SIGKILL to any still alive after 10 s; STOPPED = how
+# many there were. (Not in a subshell: that would be one of the processes to stop.)
+stop_children() {
+  local pids tries=0
+  pids=$(descendants)
+  STOPPED=$(echo "$pids" | wc -w | tr -d ' ')
+  [ -n "$pids" ] || return 0
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  # shellcheck disable=SC2086
+  while kill -0 $pids 2>/dev/null && [ "$tries" -lt 100 ]; do sleep 0.1; tries=$((tries + 1)); done
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+
+# on_signal NAME CODE: stop the whole run, say in one line what stopped and how to start it again, exit CODE.
+on_signal() {
+  local signal=$1 code=$2 during="" again="" dir written=()
+  trap '' INT TERM HUP
+  stop_children
+  [ "$STAGE" = "$MODE" ] || during=" during '$STAGE'"
+  for dir in "${CLAIMED[@]}"; do [ -e "$dir" ] && written+=("$dir"); done
+  if [ "${#written[@]}" -gt 0 ]; then
+    [[ " ${written[*]}" != *"$NAME"* ]] || again="NAME=$NAME "
+    again+="OVERWRITE=1 "
+  fi
+  echo "interrupted by SIG$signal$during: stopped '$INVOCATION' and its $STOPPED child process(es);" \
+    "to start it again, re-run: ${again}$INVOCATION" >&2
+  exit "$code"
+}
+
+# run_single [INIT]: Step 1 for every task, JOBS at a time; each round's result line is shown as it is produced,
+# the full output goes to $single/log/<task_id>.log.
 run_single() {
-  local init=${1:-} single=${STEP1_DIR:-$EXP_DIR/single} pids=() names=() failed=0
-  [ -n "$init" ] && [ ! -f "$init" ] && { echo "error: INIT_WEIGHTS $init does not exist" >&2; exit 1; }
+  local init=${1:-} single=${STEP1_DIR:-$EXP_DIR/single} pids=() names=() id i message
+  local -A failed=()
+  [ -n "$init" ] && [ ! -f "$init" ] && fail 1 "INIT_WEIGHTS $init does not exist"
   for id in "${TASK_IDS[@]}"; do fresh_dir "$single/cp/$id"; done
   mkdir -p "$single/log"
   # Tasks running side by side share the cores: give each its share of threads unless the user chose.
@@ -81,28 +192,35 @@ run_single() {
   for id in "${TASK_IDS[@]}"; do
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
     echo "Step 1, task $id: log in $single/log/$id.log"
-    python train_single.py "${ARGS[@]}" --task_id "$id" --exp_name "$id" >"$single/log/$id.log" 2>&1 &
+    # The subshell's own stderr is dropped: when on_signal stops the task it would report "Terminated".
+    (
+      PYTHONUNBUFFERED=1 "$PYTHON" train_single.py "${ARGS[@]}" --task_id "$id" --exp_name "$id" 2>&1 |
+        tee "$single/log/$id.log" | { grep --line-buffered -E '^\[[^]]*\] round [0-9]+:' || true; }
+    ) 2>/dev/null &
     pids+=($!); names+=("$id")
   done
   for i in "${!pids[@]}"; do
     if ! wait "${pids[$i]}"; then
-      echo "error: Step 1 failed for task ${names[$i]}; see $single/log/${names[$i]}.log:" >&2
-      tail -n 3 "$single/log/${names[$i]}.log" >&2; failed=1
+      message=$(tail -n 1 "$single/log/${names[$i]}.log")
+      failed[$message]+=" ${names[$i]}"
     fi
   done
-  [ "$failed" = 0 ] || exit 1
-  grep -h "round" "$single"/log/*.log | grep -v "epoch" || true
+  for message in "${!failed[@]}"; do
+    echo "error: Step 1 failed for task${failed[$message]} (logs in $single/log/): $message" >&2
+  done
+  [ "${#failed[@]}" = 0 ] || exit 1
 }
 
 run_warmup() {
   fresh_dir "$EXP_DIR/warmup/$NAME"
   common_args
-  python train_mtl.py "${ARGS[@]}" --epochs "$WARMUP_EPOCHS" --sampling "$SAMPLING" \
+  run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --epochs "$WARMUP_EPOCHS" --sampling "$SAMPLING" \
     --save_dir "$EXP_DIR/warmup" --exp_name "$NAME"
 }
 
 run_masks() {
-  EXP_DIR=$EXP_DIR bash prepare-masks.sh "$SETTING" "$@"
+  run_child env PYTHON="$PYTHON" EXP_DIR="$EXP_DIR" SINGLE_DIR="${SINGLE_DIR:-}" MASK_DIR="${MASK_DIR:-}" \
+    bash prepare-masks.sh "$SETTING" "$@"
 }
 
 # run_mtl [MASKS [SYSTEM]]: Step 3 into $EXP_DIR/mtl/$NAME; SYSTEM labels the run in results.json for report.py.
@@ -110,8 +228,8 @@ run_mtl() {
   local masks=${1:-$EXP_DIR/mtl/mask} system=${2:-sparse sharing}
   fresh_dir "$EXP_DIR/mtl/$NAME"
   common_args
-  python train_mtl.py "${ARGS[@]}" --epochs "$MTL_EPOCHS" --sampling "$SAMPLING" --masks_path "$masks" \
-    --save_dir "$EXP_DIR/mtl" --exp_name "$NAME" --system "$system"
+  run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --epochs "$MTL_EPOCHS" --sampling "$SAMPLING" \
+    --masks_path "$masks" --save_dir "$EXP_DIR/mtl" --exp_name "$NAME" --system "$system"
 }
 
 # run_shared ARCH KIND: a mask-free multi-task baseline (hard: cnn-lstm, soft, hier: hier-lstm with POS on layer 1
@@ -120,34 +238,41 @@ run_shared() {
   local arch=$1 kind=$2
   fresh_dir "$EXP_DIR/baselines/$kind-$NAME"
   common_args
-  echo "== baseline $kind-$NAME (--arch $arch)"
-  python train_mtl.py "${ARGS[@]}" --arch "$arch" --epochs "$MTL_EPOCHS" --sampling "$SAMPLING" \
+  step "baseline $kind-$NAME (--arch $arch)"
+  run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --arch "$arch" --epochs "$MTL_EPOCHS" --sampling "$SAMPLING" \
     --save_dir "$EXP_DIR/baselines" --exp_name "$kind-$NAME"
 }
 
+# step TEXT: announce a step of a multi-step mode (and remember it for the interruption message).
+step() {
+  STAGE=$1
+  echo "== $1"
+}
+
 run_all() {
+  local id
   fresh_dir "$EXP_DIR/warmup/$NAME"; fresh_dir "$EXP_DIR/mtl/$NAME"
   for id in "${TASK_IDS[@]}"; do fresh_dir "$EXP_DIR/single/cp/$id"; done
-  echo "== multi-task warmup"; run_warmup
-  echo "== Step 1: subnets from the warmup weights"; run_single "$EXP_DIR/warmup/$NAME/best.th"
-  echo "== Step 2: choose the subnets"; run_masks auto
-  echo "== Step 3: train the subnets jointly"; run_mtl
+  step "multi-task warmup"; run_warmup
+  step "Step 1: subnets from the warmup weights"; run_single "$EXP_DIR/warmup/$NAME/best.th"
+  step "Step 2: choose the subnets"; run_masks auto
+  step "Step 3: train the subnets jointly"; run_mtl
 }
 
 # run_nomtw: the MTW ablation's other arm: Step 1 from θ(0) -> masks -> Step 3, beside run_all's outputs.
 run_nomtw() {
-  echo "== Step 1 without MTW: subnets from θ(0) (round 0 = the single-task baseline)"
+  step "Step 1 without MTW: subnets from θ(0) (round 0 = the single-task baseline)"
   STEP1_DIR=$EXP_DIR/single-nomtw run_single
-  echo "== Step 2 without MTW"
+  step "Step 2 without MTW"
   SINGLE_DIR=$EXP_DIR/single-nomtw/cp MASK_DIR=$EXP_DIR/mtl/mask-nomtw run_masks auto
-  echo "== Step 3 without MTW"
+  step "Step 3 without MTW"
   NAME=$NAME-nomtw run_mtl "$EXP_DIR/mtl/mask-nomtw" "sparse sharing (no MTW)"
 }
 
 run_baselines() {
-  local dirs=("$EXP_DIR/warmup/$NAME" "$EXP_DIR/mtl/mask" "$EXP_DIR/mtl/$NAME" "$EXP_DIR/mtl/mask-nomtw"
-              "$EXP_DIR/mtl/$NAME-nomtw" "$EXP_DIR/baselines/hard-$NAME" "$EXP_DIR/baselines/soft-$NAME"
-              "$EXP_DIR/baselines/hier-$NAME")
+  local dir id dirs=("$EXP_DIR/warmup/$NAME" "$EXP_DIR/mtl/mask" "$EXP_DIR/mtl/$NAME" "$EXP_DIR/mtl/mask-nomtw"
+                     "$EXP_DIR/mtl/$NAME-nomtw" "$EXP_DIR/baselines/hard-$NAME" "$EXP_DIR/baselines/soft-$NAME"
+                     "$EXP_DIR/baselines/hier-$NAME")
   for id in "${TASK_IDS[@]}"; do dirs+=("$EXP_DIR/single/cp/$id" "$EXP_DIR/single-nomtw/cp/$id"); done
   for dir in "${dirs[@]}"; do fresh_dir "$dir"; done
   STEP1_DIR= SINGLE_DIR= MASK_DIR= run_all   # the default folders, whatever the caller exported
@@ -155,34 +280,47 @@ run_baselines() {
   run_shared cnn-lstm hard
   run_shared soft soft
   run_shared hier-lstm hier
-  echo "== done: python report.py $SETTING --exp_dir $EXP_DIR"
+  echo "== done: $PYTHON report.py $SETTING --exp_dir $EXP_DIR"
 }
 
 # data_task_ids DIR: the task ids 0..T-1 of a processed data folder.
 data_task_ids() {
-  python -c 'import json, sys; print(*range(len(json.load(open(sys.argv[1]))["tasks"])))' "$1/meta.json"
+  "$PYTHON" -c 'import json, sys; print(*range(len(json.load(open(sys.argv[1]))["tasks"])))' "$1/meta.json"
 }
 
 # run_negative: NER + position prediction with the conll03 recipe minus MTW, so that Step 1's round 0 is the
-# single-task baseline; in a subshell, as it swaps the data, the output root and the task list.
+# single-task baseline; the data, the output root and the task list are swapped for this function only.
 run_negative() {
-  [ -f "$PROCESSED_PP/meta.json" ] || { echo "error: no processed conll03-pp data in $PROCESSED_PP; run" \
-    "python prepare-data.py --type conll03-pp --dir data/conll03 --out $PROCESSED_PP [--embedding FILE]" >&2; exit 1; }
-  (
-    PROCESSED=$PROCESSED_PP EXP_DIR=$EXP_DIR/negative STEP1_DIR= SINGLE_DIR= MASK_DIR=
-    read -ra TASK_IDS <<< "$(data_task_ids "$PROCESSED")"
-    for dir in "$EXP_DIR/mtl/mask" "$EXP_DIR/mtl/$NAME" "$EXP_DIR/baselines/hard-$NAME"; do fresh_dir "$dir"; done
-    for id in "${TASK_IDS[@]}"; do fresh_dir "$EXP_DIR/single/cp/$id"; done
-    echo "== negative transfer, Step 1 from θ(0) (round 0 = single task)"; run_single
-    echo "== negative transfer, Step 2"; run_masks auto
-    echo "== negative transfer, sparse sharing"; run_mtl
-    run_shared cnn-lstm hard
-  )
+  [ "$SETTING" = conll03 ] || fail 2 "negative transfer (NER + position prediction) is a CoNLL-2003 experiment:" \
+    "run bash run_conll03.sh negative"
+  [ -f "$PROCESSED_PP/meta.json" ] || fail 1 "no processed conll03-pp data in $PROCESSED_PP; run $PYTHON" \
+    "prepare-data.py --type conll03-pp --dir data/conll03 --out $PROCESSED_PP [--embedding FILE]"
+  local PROCESSED=$PROCESSED_PP EXP_DIR=$EXP_DIR/negative STEP1_DIR= SINGLE_DIR= MASK_DIR= dir id
+  local -a TASK_IDS
+  read -ra TASK_IDS <<< "$(data_task_ids "$PROCESSED")"
+  for dir in "$EXP_DIR/mtl/mask" "$EXP_DIR/mtl/$NAME" "$EXP_DIR/baselines/hard-$NAME"; do fresh_dir "$dir"; done
+  for id in "${TASK_IDS[@]}"; do fresh_dir "$EXP_DIR/single/cp/$id"; done
+  step "negative transfer, Step 1 from θ(0) (round 0 = single task)"; run_single
+  step "negative transfer, Step 2"; run_masks auto
+  step "negative transfer, sparse sharing"; run_mtl
+  run_shared cnn-lstm hard
 }
 
 main() {
-  local mode=${1:-}; shift || true
-  case "$mode" in
+  MODE=${1:-}
+  INVOCATION="bash run_$SETTING.sh$(printf ' %q' "$@")"
+  STAGE=$MODE
+  shift || true
+  case "$MODE" in
+    -h|--help|help) usage; return ;;
+    prepare|single|warmup|masks|mtl|all|baselines|negative) ;;
+    *) usage >&2; fail 2 "unknown mode '$MODE'" ;;
+  esac
+  check_settings
+  trap 'on_signal INT 130' INT
+  trap 'on_signal TERM 143' TERM
+  trap 'on_signal HUP 129' HUP
+  case "$MODE" in
     prepare) prepare_data ;;
     single) run_single "$@" ;;
     warmup) run_warmup ;;
@@ -191,7 +329,5 @@ main() {
     all) run_all ;;
     baselines) run_baselines ;;
     negative) run_negative ;;
-    -h|--help|help) usage ;;
-    *) usage >&2; echo "error: unknown mode '$mode'" >&2; exit 2 ;;
   esac
 }
