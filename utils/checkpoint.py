@@ -5,14 +5,23 @@ import tempfile
 import torch
 
 
+def umask_mode(mode: int = 0o666) -> int:
+    """`mode` as the user's umask leaves it for a new file (mkstemp's files are 0600 whatever the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 def atomic_save(obj: object, path: str) -> None:
-    """torch.save to a temporary file in the same folder, then rename: a reader never sees a partial file."""
+    """torch.save to a temporary file in the same folder, then rename: a reader never sees a partial file.
+    The file gets the permissions an ordinary new file would get under the user's umask."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".th")
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
