@@ -4,6 +4,7 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -13,9 +14,12 @@ from utils.dataset import Dataset
 from utils.masks import load_mask, overlap_ratio, to_device
 from utils.mtl import SCHEDULERS, JointTask, train_joint
 from utils.params import encoder_params
-from utils.runtime import add_model_args, check_optim, check_positive, fail, load_data, set_seed, write_json
+from utils.resume import (LOCK_FILE, RunFolderBusy, RunLock, check_same_settings, clear_training_state,
+                          load_training_state, save_training_state)
+from utils.snapshot import save_data_snapshot
+from utils.runtime import add_model_args, check_optim, check_positive, fail, load_data, read_json, set_seed, write_json
 from utils.sampling import SAMPLINGS, TRAINER_SAMPLING
-from utils.training import evaluate, evaluate_lenient
+from utils.training import NonFiniteLoss, evaluate, evaluate_lenient
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,7 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--evaluate", action="store_true", help="evaluate the saved best.th of --save_dir/--exp_name on dev and test without training; model, data and mask settings come from the run's config.json")
     parser.add_argument("--save_ep", type=int, default=0, help="also keep the weights of every N-th epoch (0: only the best)")
     parser.add_argument("--print_every", type=int, default=0, help="print the mean loss every N steps (0: never)")
-    parser.add_argument("--overwrite", action="store_true", help="allow writing into an existing run folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder: start the run afresh")
+    parser.add_argument("--resume", action="store_true", help="continue the stopped run of --save_dir/--exp_name from its last finished epoch (a finished run: nothing to do)")
     parser.add_argument("--system", default=None, help="label recorded in results.json for report.py (default: sparse sharing with masks, else by --arch)")
     args = parser.parse_args(argv)
     check_optim(parser, args.optim)
@@ -51,6 +56,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # What --evaluate takes from the run's config.json, so the saved weights meet the model and data they were trained on.
 RUN_SETTINGS = ("data_path", "arch", "batching", "hidden_size", "n_layer", "dropout", "crf", "masks_path", "tasks",
                 "train_limit", "eval_limit", "system")
+
+
+# Flags a resumed run may change: they do not alter what is computed.
+RESUME_FREE = ("resume", "device", "evaluate", "overwrite", "print_every")
 
 
 def restore_run_config(args: argparse.Namespace) -> None:
@@ -79,13 +88,13 @@ def task_ids(spec: str | None, data: Dataset) -> list[int]:
     return ids
 
 
-def load_masks(args: argparse.Namespace, model, data: Dataset, ids: list[int]) -> list[dict | None]:
-    """One mask record per task from --masks_path (None per task for hard sharing)."""
-    if not args.masks_path:
+def load_masks(masks_dir: str | None, model, data: Dataset, ids: list[int]) -> list[dict | None]:
+    """One mask record per task from a masks folder (None per task for hard sharing)."""
+    if not masks_dir:
         return [None for _ in ids]
     records = []
     for i in ids:
-        path = os.path.join(args.masks_path, f"{i}.th")
+        path = os.path.join(masks_dir, f"{i}.th")
         record = load_mask(path, model)
         if record.get("task") != data.tasks[i].name:
             fail(f"{path}: a mask of task {record.get('task')!r}, but task {i} of the data is {data.tasks[i].name!r}")
@@ -93,7 +102,7 @@ def load_masks(args: argparse.Namespace, model, data: Dataset, ids: list[int]) -
     names = set(records[0]["mask"])
     for i, record in zip(ids, records):
         if set(record["mask"]) != names:
-            fail(f"{args.masks_path}/{i}.th covers other weights than {args.masks_path}/{ids[0]}.th")
+            fail(f"{masks_dir}/{i}.th covers other weights than {masks_dir}/{ids[0]}.th")
     return records
 
 
@@ -140,6 +149,32 @@ def score_run(args: argparse.Namespace, model, data: Dataset, tasks: list[JointT
             "params": encoder_params(model, masks), "overlap": overlap}
 
 
+def run_state(run_dir: str) -> str:
+    """"complete" (results.json written), "partial" (started, not finished) or "new"."""
+    if os.path.isfile(os.path.join(run_dir, "results.json")):
+        return "complete"
+    return "partial" if os.path.isfile(os.path.join(run_dir, "config.json")) else "new"
+
+
+def keep_copies(args: argparse.Namespace, run_dir: str, ids: list[int], init: str | None) -> None:
+    """Copy the masks and the rewind point into the run folder: Step 2 may later rewrite --masks_path, and the
+    run must still resume and be re-scored with what it trained with."""
+    if args.masks_path:
+        os.makedirs(os.path.join(run_dir, "masks"), exist_ok=True)
+        for i in ids:
+            shutil.copyfile(os.path.join(args.masks_path, f"{i}.th"), os.path.join(run_dir, "masks", f"{i}.th"))
+    if init:
+        shutil.copyfile(init, os.path.join(run_dir, "init_weights.th"))
+
+
+def clear_run_dir(run_dir: str) -> None:
+    """--overwrite: empty the run folder (its lock file aside) before a fresh start."""
+    for name in os.listdir(run_dir):
+        if name != LOCK_FILE:
+            path = os.path.join(run_dir, name)
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     generator = set_seed(args.seed)
@@ -147,15 +182,30 @@ def main(argv: list[str] | None = None) -> None:
     ids = task_ids(args.tasks, data)
     run_dir = os.path.join(args.save_dir, args.exp_name)
     best_path = os.path.join(run_dir, "best.th")
-    if not args.evaluate and os.path.exists(run_dir) and not args.overwrite:
-        fail(f"{run_dir} exists: choose another --exp_name or pass --overwrite")
-    if args.evaluate and not os.path.isfile(best_path):
-        fail(f"--evaluate: {best_path} does not exist")
+    state = run_state(run_dir)
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        fail(f"--save_dir/--exp_name: {run_dir} is not a folder")
+    if args.evaluate and state != "complete":
+        fail(f"--evaluate: {run_dir} is not a finished run (no results.json)")
+    if not args.evaluate and not args.overwrite:
+        if state == "complete" and args.resume:
+            print(f"{run_dir}: already finished (results.json); nothing to do")
+            return
+        if state != "new" and not args.resume:
+            fail(f"{run_dir} exists and holds a {'finished' if state == 'complete' else 'stopped'} run: pass --resume "
+                 f"to continue it, --overwrite to replace it, or choose another --exp_name")
+    resuming = state == "partial" and args.resume and not args.overwrite
+    own_copies = os.path.join(run_dir, "masks")
+    masks_dir = own_copies if (args.evaluate or resuming) and os.path.isdir(own_copies) else args.masks_path
 
     model = get_model(args.arch, data, args.hidden_size, args.n_layer, args.dropout, args.crf)
     try:
-        records = load_masks(args, model, data, ids)
+        records = load_masks(masks_dir, model, data, ids)
         init = args.init_weights or (os.path.join(args.masks_path, "init_weights.th") if args.masks_path else None)
+        if resuming:
+            check_same_settings(os.path.join(run_dir, "config.json"), read_json(os.path.join(run_dir, "config.json")),
+                                vars(args), RESUME_FREE)
+            init = os.path.join(run_dir, "init_weights.th") if init else None
         if args.evaluate:
             load_weights(model, best_path)
         elif init:
@@ -168,8 +218,23 @@ def main(argv: list[str] | None = None) -> None:
     pad = data.words.padding_idx
 
     if not args.evaluate:
-        os.makedirs(run_dir, exist_ok=True)
-        write_json(os.path.join(run_dir, "config.json"), {**vars(args), "init_weights": init})
+        try:
+            lock = RunLock(run_dir).acquire()
+        except (RunFolderBusy, OSError) as error:
+            fail(str(error))
+        if run_state(run_dir) != state:
+            fail(f"{run_dir} was written by another run meanwhile; start again with --resume")
+        saved = None
+        if args.overwrite:
+            clear_run_dir(run_dir)
+        if resuming:
+            saved = load_training_state(run_dir)
+            print(f"{run_dir}: resuming" + (f" after epoch {saved['epoch']}" if saved else " from the start"),
+                  file=sys.stderr)
+        else:
+            keep_copies(args, run_dir, ids, init)
+            write_json(os.path.join(run_dir, "config.json"), {**vars(args), "init_weights": init})
+            save_data_snapshot(data, run_dir)
 
         def save_best(epoch: int) -> None:
             save_state(model.state_dict(), best_path)
@@ -178,11 +243,17 @@ def main(argv: list[str] | None = None) -> None:
             if args.save_ep and epoch % args.save_ep == 0:
                 save_state(model.state_dict(), os.path.join(run_dir, f"epoch_{epoch}.th"))
 
-        result = train_joint(model, tasks, epochs=args.epochs, batch_size=args.batch_size, optim=args.optim,
-                             scheduler=args.scheduler, sampling=args.sampling, device=args.device, pad_index=pad,
-                             generator=generator, on_best=save_best, on_epoch=save_epoch,
-                             clip_value=args.clip_value, print_every=args.print_every, warmup_steps=args.warmup_steps,
-                             batching=args.batching)
+        try:
+            result = train_joint(model, tasks, epochs=args.epochs, batch_size=args.batch_size, optim=args.optim,
+                                 scheduler=args.scheduler, sampling=args.sampling, device=args.device, pad_index=pad,
+                                 generator=generator, on_best=save_best, on_epoch=save_epoch,
+                                 clip_value=args.clip_value, print_every=args.print_every,
+                                 warmup_steps=args.warmup_steps, batching=args.batching, state=saved,
+                                 checkpoint=lambda training: save_training_state(run_dir, training))
+        except NonFiniteLoss as error:
+            fail(str(error))
+        except OSError as error:
+            fail(f"writing to {run_dir}: {error.strerror or error}; the last finished epoch is kept, resume with --resume")
         load_weights(model, best_path)
         model.to(args.device)
 
@@ -191,6 +262,9 @@ def main(argv: list[str] | None = None) -> None:
         results.update({"selected_epoch": result.best_epoch, "epochs": args.epochs, "sampling": args.sampling,
                         "sampling_counts": result.counts, "history": [vars(h) for h in result.history]})
     write_json(os.path.join(run_dir, "evaluation.json" if args.evaluate else "results.json"), results)
+    if not args.evaluate:
+        clear_training_state(run_dir)
+        lock.release()
     print(summary_table(results["tasks"]))
     print(f"encoder parameters: {results['params']:,}" + ("; mask overlap ratio: " + ", ".join(
         f"{k} {v:.3f}" for k, v in results["overlap"].items()) if results["overlap"] else ""))

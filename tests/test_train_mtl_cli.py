@@ -159,11 +159,11 @@ def test_evaluate_reproduces_test_scores(pipeline, results):
 
 def test_second_run_with_same_name_refuses(pipeline):
     run_dir = pipeline["run_dir"]
-    before = {p.name: digest(p) for p in run_dir.iterdir() if p.name != "evaluation.json"}
+    before = {p.name: digest(p) for p in run_dir.rglob("*") if p.is_file() and p.name != "evaluation.json"}
     result = run([sys.executable, "train_mtl.py", *pipeline["common"], "--exp_name", "t"])
     line = one_line_error(result)
     assert str(run_dir) in line and "--exp_name" in line
-    after = {p.name: digest(p) for p in run_dir.iterdir() if p.name != "evaluation.json"}
+    after = {p.name: digest(p) for p in run_dir.rglob("*") if p.is_file() and p.name != "evaluation.json"}
     assert after == before
 
 

@@ -33,13 +33,25 @@ def round_tag(round_: int, mask: Mask) -> str:
     return f"{round_}_{100.0 * kept_fraction(mask):.2f}"
 
 
+def write_scores(out_dir: str, records: list[dict]) -> None:
+    """scores.jsonl, one line per finished round, rewritten whole through a temporary file."""
+    path = os.path.join(out_dir, "scores.jsonl")
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(record) + "\n" for record in records)
+    os.replace(path + ".tmp", path)
+
+
 def run_imp(model: nn.Module, rewind_point: dict, mask: Mask, schedule: list[float], first_round: int,
             train_round: Callable[[int, Mask], RoundOutcome], out_dir: str, task: str,
-            log: Callable[[str], None] = print) -> list[dict]:
+            log: Callable[[str], None] = print, records: list[dict] | None = None,
+            checkpoint: Callable[[int, Mask | None, list[dict]], None] = lambda round_, mask, records: None) -> list[dict]:
     """Rounds first_round..len(schedule)-1: rewind all weights to the rewind point with the pruned ones zeroed,
-    train, save `<r>_<kept>.th` (the mask) and `best_<r>_<kept>.th`, append to scores.jsonl, then prune the
-    best weights globally down to the next round's kept fraction."""
-    records = []
+    train, save `<r>_<kept>.th` (the mask) and `best_<r>_<kept>.th`, record the round in scores.jsonl, then prune
+    the best weights globally down to the next round's kept fraction. `records` are the rounds already finished;
+    `checkpoint(next_round, next_mask, records)` is called once a round's files are written."""
+    records = list(records or [])
+    if records:
+        write_scores(out_dir, records)
     for round_ in range(first_round, len(schedule)):
         model.load_state_dict(rewind_point)
         zero_pruned_(model, mask)
@@ -55,12 +67,14 @@ def run_imp(model: nn.Module, rewind_point: dict, mask: Mask, schedule: list[flo
         if outcome.dev_lenient is not None:
             record.update(dev_lenient=outcome.dev_lenient, test_lenient=outcome.test_lenient)
         record["history"] = outcome.history
-        with open(os.path.join(out_dir, "scores.jsonl"), "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
         records.append(record)
-        log(f"[{task}] round {round_}: kept {record['kept']:.2f}%  dev {outcome.dev:.2f}  test {outcome.test:.2f}  "
-            f"best epoch {outcome.best_epoch}/{outcome.epochs}  {outcome.seconds:.0f}s")
+        next_mask = None
         if round_ + 1 < len(schedule):
             weights = {n: model.get_parameter(n).detach() for n in mask}
-            mask = prune_global(weights, mask, schedule[round_ + 1])
+            next_mask = prune_global(weights, mask, schedule[round_ + 1])
+        checkpoint(round_ + 1, next_mask, records)
+        write_scores(out_dir, records)
+        log(f"[{task}] round {round_}: kept {record['kept']:.2f}%  dev {outcome.dev:.2f}  test {outcome.test:.2f}  "
+            f"best epoch {outcome.best_epoch}/{outcome.epochs}  {outcome.seconds:.0f}s")
+        mask = next_mask
     return records

@@ -12,8 +12,9 @@ from tqdm import tqdm
 from utils.batching import collate, epoch_batches
 from utils.dataset import TaskData
 from utils.masks import Mask
+from utils.resume import rng_state, set_rng_state
 from utils.sampling import epoch_schedule
-from utils.training import evaluate, make_optimizer, train_step
+from utils.training import NonFiniteLoss, evaluate, make_optimizer, train_step
 
 SCHEDULERS = ("fix", "decay", "inverse_sqrt")
 
@@ -70,12 +71,14 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
                 scheduler: str, sampling: str, device: torch.device | str, pad_index: int,
                 generator: torch.Generator, on_best: Callable[[int], None],
                 on_epoch: Callable[[int], None] = lambda epoch: None, clip_value: float = 5.0,
-                print_every: int = 0, warmup_steps: int = 1000, batching: str = "original") -> JointResult:
+                print_every: int = 0, warmup_steps: int = 1000, batching: str = "original", state: dict | None = None,
+                checkpoint: Callable[[dict], None] | None = None) -> JointResult:
     """Joint training. Every turn picks a task by `sampling` and makes a gradient step on the task's next batch
     through its mask with the task's own optimiser, so neither the gradient nor the momentum of task t touches
     weights outside M_t. A task whose batches have run out gets new ones; under `resample` that turn is skipped,
     as in the original. After each epoch the dev average selects the best weights, handed to `on_best(epoch)` to
-    be saved; `on_epoch(epoch)` follows every epoch."""
+    be saved; `on_epoch(epoch)` follows every epoch, then `checkpoint` receives the whole training state, from
+    which `state` continues as if training had not stopped."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizers = [make_optimizer(optim, params) for _ in tasks]
     trains = [t.data.splits["train"] for t in tasks]
@@ -88,8 +91,17 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
     queues = [refill(k, first=True) for k in range(len(tasks))]
     counts: Counter = Counter()
     result = JointResult(0, {})
-    best_average, global_step = -math.inf, 0
-    for epoch in range(1, epochs + 1):
+    best_average, global_step, first_epoch = -math.inf, 0, 1
+    if state is not None:
+        model.load_state_dict(state["model"])
+        for optimizer, saved in zip(optimizers, state["optimizers"]):
+            optimizer.load_state_dict(saved)
+        queues, counts, global_step = state["queues"], Counter(state["counts"]), state["global_step"]
+        best_average, first_epoch = state["best_average"], state["epoch"] + 1
+        result = JointResult(state["best_epoch"], state["best_dev"],
+                             history=[EpochReport(**report) for report in state["history"]])
+        set_rng_state(state["rng"], generator)
+    for epoch in range(first_epoch, epochs + 1):
         start, losses = time.time(), []
         batches = [math.ceil(n / batch_size) for n in sizes]
         schedule = epoch_schedule(sampling, sizes, batches, generator)
@@ -103,6 +115,9 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
             for group, base in zip(optimizers[k].param_groups, base_lrs[k]):
                 group["lr"] = base * factor
             losses.append(train_step(model, tasks[k].mask, tasks[k].task_id, batch, optimizers[k], clip_value=clip_value))
+            if not math.isfinite(losses[-1]):
+                raise NonFiniteLoss(f"task {tasks[k].data.name}: the loss is {losses[-1]} at epoch {epoch}, step "
+                                    f"{global_step + 1}; lower the learning rate (--optim) or check the data")
             global_step += 1
             counts[tasks[k].data.name] += 1
             if print_every and global_step % print_every == 0:
@@ -120,5 +135,10 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
         scores = "  ".join(f"{name} {score:.2f}" for name, score in dev.items())
         print(f"epoch {epoch}: dev {scores}  average {average:.2f}{'  *best' if improved else ''}  "
               f"loss {result.history[-1].loss:.4f}  {result.history[-1].seconds:.0f}s", flush=True)
+        if checkpoint is not None:
+            checkpoint({"epoch": epoch, "model": model.state_dict(), "optimizers": [o.state_dict() for o in optimizers],
+                        "queues": queues, "counts": dict(counts), "global_step": global_step,
+                        "best_average": best_average, "best_epoch": result.best_epoch, "best_dev": result.best_dev,
+                        "history": [vars(report) for report in result.history], "rng": rng_state(generator)})
     result.counts = dict(counts)
     return result

@@ -70,6 +70,20 @@ def check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, *n
             parser.error(f"--{name} must be positive, got {value}")
 
 
+def read_json(path: str) -> dict:
+    """A JSON object from a file; a clear error naming the file when it is missing or not JSON."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            obj = json.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return obj
+
+
 def write_json(path: str, obj: object) -> None:
     """Write JSON through a temporary file and a rename."""
     tmp = path + ".tmp"

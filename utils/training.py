@@ -1,6 +1,7 @@
 """Training and evaluation of one task's subnet: optimiser spec, LR schedule, masked steps, dev/test scoring."""
 import ast
 import copy
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -14,6 +15,11 @@ from utils.batching import Batch, collate, epoch_batches, sorted_batches
 from utils.dataset import TaskData
 from utils.masks import Mask, masked_forward
 from utils.metrics import make_lenient_metric, make_metric
+from utils.resume import rng_state, set_rng_state
+
+class NonFiniteLoss(ArithmeticError):
+    """Training produced a NaN or infinite loss: continuing would only spread it through the weights."""
+
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
@@ -95,21 +101,34 @@ class TrainResult:
 def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, *, epochs: int, batch_size: int,
                optim: str, device: torch.device | str, pad_index: int, generator: torch.Generator,
                batching: str = "original", clip_norm: float = 5.0, lr_decay: float = 0.05, desc: str = "",
-               log: Callable[[str], None] = lambda line: None) -> TrainResult:
+               log: Callable[[str], None] = lambda line: None, state: dict | None = None,
+               checkpoint: Callable[[dict], None] | None = None) -> TrainResult:
     """Train one task's subnet from the model's current weights with a fresh optimiser: batches composed as
-    `batching` says, LR × 1/(1+decay·epoch), gradient-norm clipping, dev every epoch; keeps the best-dev weights."""
-    start = time.time()
+    `batching` says, LR × 1/(1+decay·epoch), gradient-norm clipping, dev every epoch; keeps the best-dev weights.
+    After every epoch `checkpoint` receives the whole training state; given back as `state`, training continues
+    after that epoch exactly as if it had not stopped."""
     optimizer = make_optimizer(optim, [p for p in model.parameters() if p.requires_grad])
     scheduler = inverse_time_decay(optimizer, lr_decay)
     train = task.splits["train"]
     best_state, best_dev, best_epoch = copy.deepcopy(model.state_dict()), float("-inf"), 0
-    history = []
-    for epoch in range(1, epochs + 1):
+    history, first_epoch, elapsed = [], 1, 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        best_state, best_dev, best_epoch = state["best_state"], state["best_dev"], state["best_epoch"]
+        history, first_epoch, elapsed = state["history"], state["epoch"] + 1, state["seconds"]
+        set_rng_state(state["rng"], generator)
+    for epoch in range(first_epoch, epochs + 1):
         epoch_start, losses = time.time(), []
         batches = epoch_batches(batching, train.lengths, batch_size, generator)
         bar = tqdm(batches, desc=f"{desc} epoch {epoch}/{epochs}", leave=False, dynamic_ncols=True)
-        for indices in bar:
-            losses.append(train_step(model, mask, task_id, collate(train, indices, pad_index, device), optimizer, clip_norm))
+        for step, indices in enumerate(bar, 1):
+            batch = collate(train, indices, pad_index, device)
+            losses.append(train_step(model, mask, task_id, batch, optimizer, clip_norm))
+            if not math.isfinite(losses[-1]):
+                raise NonFiniteLoss(f"{desc}: the loss is {losses[-1]} at epoch {epoch}, step {step} (training "
+                                    f"sentences {indices}); lower the learning rate (--optim) or check the data")
             bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
         scheduler.step()
         dev = evaluate(model, mask, task_id, task, "dev", batch_size, device, pad_index)
@@ -119,6 +138,12 @@ def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData
         record = {"epoch": epoch, "dev": dev, "loss": sum(losses) / max(len(losses), 1),
                   "seconds": round(time.time() - epoch_start, 2)}
         history.append(record)
+        elapsed += time.time() - epoch_start
         log(f"{desc} epoch {epoch}/{epochs}: dev {dev:.2f}{'  *best' if improved else ''}  loss {record['loss']:.4f}  "
             f"{record['seconds']:.0f}s")
-    return TrainResult(best_state, best_dev, best_epoch, epochs, time.time() - start, history)
+        if checkpoint is not None:
+            checkpoint({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "best_state": best_state, "best_dev": best_dev,
+                        "best_epoch": best_epoch, "history": history, "seconds": elapsed,
+                        "rng": rng_state(generator)})
+    return TrainResult(best_state, best_dev, best_epoch, epochs, elapsed, history)
