@@ -14,7 +14,7 @@ prepare_data() {
     [ -f "$EMBEDDING" ] || fail 1 "EMBEDDING $EMBEDDING not found (download glove.6B.100d.txt or set EMBEDDING)"
     emb=(--embedding "$EMBEDDING")
   fi
-  run_child "$PYTHON" prepare-data.py --type conll03 --dir "$DATA_DIR" --out "$PROCESSED" "${emb[@]}"
+  run_child "$PYTHON" prepare-data.py --type conll03 --dir "$DATA_DIR" --out "$PROCESSED" "${emb[@]}" "${PREPARE_FLAGS[@]}"
 }
 
 source utils/pipeline.sh

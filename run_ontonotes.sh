@@ -34,7 +34,7 @@ prepare_data() {
   fi
   view=$(english_view "$ONTONOTES_DIR")
   [ "$view" = "$ONTONOTES_DIR" ] || trap "rm -rf -- $(printf %q "$view")" EXIT
-  run_child "$PYTHON" prepare-data.py --type ontonotes --dir "$view" --out "$PROCESSED" "${emb[@]}"
+  run_child "$PYTHON" prepare-data.py --type ontonotes --dir "$view" --out "$PROCESSED" "${emb[@]}" "${PREPARE_FLAGS[@]}"
 }
 
 source utils/pipeline.sh

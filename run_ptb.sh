@@ -19,7 +19,7 @@ prepare_data() {
     emb=(--embedding "$EMBEDDING")
   fi
   run_child "$PYTHON" prepare-data.py --type ptb --pos "$WSJ_DIR" --chunk "$CHUNK_DIR" --ner "$NER_DIR" \
-    --out "$PROCESSED" "${emb[@]}"
+    --out "$PROCESSED" "${emb[@]}" "${PREPARE_FLAGS[@]}"
 }
 
 source utils/pipeline.sh

@@ -92,8 +92,8 @@ def test_overwrite_replaces_a_folder_inside_exp_dir(tmp_path):
     stale.mkdir(parents=True)
     (stale / "stale.txt").write_text("stale")
     env = environment(EXP_DIR=str(tmp_path / "exp"), NAME="old", PROCESSED=str(tmp_path / "missing"))
-    refused = run("run_conll03.sh", ["warmup"], env)
-    assert refused.returncode == 1 and "OVERWRITE=1" in refused.stderr
+    kept = run("run_conll03.sh", ["warmup"], env)
+    assert kept.returncode == 1               # no processed data; without OVERWRITE the folder is kept to resume
     assert (stale / "stale.txt").exists()
     replaced = run("run_conll03.sh", ["warmup"], {**env, "OVERWRITE": "1"})
     assert replaced.returncode != 0          # no processed data: the folder was removed before training failed
@@ -201,9 +201,7 @@ def test_a_signal_stops_every_step1_job(processed_conll03, tmp_path, sig, code):
     lines = stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"interrupted by {sig.name}")
-    # OVERWRITE=1 only when a task's folder had been written, else the same command as is.
-    overwrite = "OVERWRITE=1 " if any((exp / "single/cp" / str(t)).exists() for t in range(3)) else ""
-    assert lines[0].endswith(f"re-run: {overwrite}bash run_conll03.sh single")
+    assert lines[0].endswith("to resume it from its last finished epoch, re-run: bash run_conll03.sh single")
 
 
 def test_ctrl_c_stops_the_warmup(processed_conll03, tmp_path):
@@ -225,8 +223,8 @@ def test_ctrl_c_stops_the_warmup(processed_conll03, tmp_path):
     assert run_processes(str(exp)) == [] and session_processes(process.pid) == []
     assert "Traceback" not in stderr
     [line] = [line for line in stderr.splitlines() if line.startswith("interrupted by SIGINT")]
-    again = re.search(r"re-run: (NAME=(\S+) OVERWRITE=1 )?bash run_conll03.sh warmup$", line)
+    again = re.search(r"re-run: (NAME=(\S+) )?bash run_conll03.sh warmup$", line)
     assert again
-    # OVERWRITE=1 (and the run's NAME) only when the run had written its folder.
+    # the run's NAME only when the run had written its folder (the name is then needed to resume it).
     written = list((exp / "warmup").glob("*")) if (exp / "warmup").exists() else []
     assert [again.group(2)] == [p.name for p in written] if written else again.group(1) is None

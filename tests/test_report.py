@@ -51,6 +51,7 @@ def write_step1(cp: Path, tasks: dict[int, str], round0: dict[str, float], dev: 
         rounds = [{"round": 0, "kept": 100.0, "dev": dev, "test": round0[task]},
                   {"round": 1, "kept": 50.0, "dev": dev + 1, "test": round0[task] + 0.5}]
         (folder / "scores.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rounds), encoding="utf-8")
+        write_json(folder / "complete.json", {"task": task, "rounds": 2})
 
 
 def write_run(path: Path, system: str, scores: dict[str, float], params: int, mtime: float | None = None) -> None:

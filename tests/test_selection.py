@@ -108,6 +108,7 @@ def make_tree(root: Path, tasks=TASKS) -> Path:
             lines.append(json.dumps({"round": r, "kept": round(kept, 4), "dev": DEV[task][r], "test": TEST[task][r],
                                      "best_epoch": 1, "epochs": 1, "seconds": 0.1}))
         (d / "scores.jsonl").write_text("\n".join(lines) + "\n")
+        (d / "complete.json").write_text(json.dumps({"task": task, "rounds": len(lines)}))
     return single
 
 
@@ -203,6 +204,15 @@ def test_missing_scores(tmp_path):
         prepare_masks(str(single), str(tmp_path / "mask"))
 
 
+def test_unfinished_step1_is_refused(tmp_path):
+    """A Step 1 that stopped half way (no complete.json) gives no subnet to choose from."""
+    single = make_tree(tmp_path)
+    (single / "1" / "complete.json").unlink()
+    with pytest.raises(ValueError, match=r"1: Step 1 has not finished"):
+        prepare_masks(str(single), str(tmp_path / "mask"))
+    assert not (tmp_path / "mask").exists()
+
+
 def test_round_that_does_not_exist(tmp_path):
     single = make_tree(tmp_path)
     with pytest.raises(ValueError, match=r"round 7 does not exist"):
@@ -242,7 +252,7 @@ def test_differing_rewind_points(tmp_path, change):
 # --- prepare-masks.sh ---
 
 def run_script(*args, exp_dir: Path, **env):
-    environment = {**os.environ, "EXP_DIR": str(exp_dir), "OMP_NUM_THREADS": "1", **env}
+    environment = {**os.environ, "EXP_DIR": str(exp_dir), "OMP_NUM_THREADS": "1", "PYTHON": sys.executable, **env}
     return subprocess.run(["bash", "prepare-masks.sh", *args], cwd=ROOT, env=environment, capture_output=True,
                           text=True, timeout=120)
 
@@ -327,9 +337,11 @@ def test_script_differing_rewind_points(tmp_path):
 
 
 def test_script_usage():
-    result = subprocess.run(["bash", "prepare-masks.sh", "-h"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(["bash", "prepare-masks.sh", "-h"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHON": sys.executable})
     assert result.returncode == 0 and "auto" in result.stdout
-    result = subprocess.run(["bash", "prepare-masks.sh"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(["bash", "prepare-masks.sh"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "PYTHON": sys.executable})
     assert result.returncode != 0 and "prepare-masks.sh" in result.stdout
 
 
@@ -337,6 +349,6 @@ def test_module_cli_matches_script(tmp_path):
     single = make_tree(tmp_path)
     result = subprocess.run([sys.executable, "-m", "utils.selection", "--single_dir", str(single), "--out_dir",
                              str(tmp_path / "m"), "--rounds", "0", "0", "0"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable})
     assert result.returncode == 0, result.stderr
     assert [r[1] for r in table_rows(result.stdout)] == ["0", "0", "0"]

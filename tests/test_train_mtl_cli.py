@@ -19,7 +19,7 @@ from utils.params import encoder_params
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["pos", "chunk", "ner"]
 BUDGET = ["--train_limit", "100", "--eval_limit", "50", "--hidden_size", "16", "--device", "cpu"]
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", "PYTHON": sys.executable}
 
 
 def run(args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:

@@ -58,8 +58,9 @@ environment (defaults): PYTHON=$PYTHON EXP_DIR=$EXP_DIR PROCESSED=$PROCESSED PRO
   EVAL_LIMIT=${EVAL_LIMIT:-all} CRF=${CRF:-off} NAME=(unique per run) OVERWRITE=${OVERWRITE:-0}
   PYTHON: the project's Python (default: the first python, else python3, on PATH), e.g. PYTHON=.venv/bin/python.
   BATCHING: training batches original (the original code's), bucket or random. JOBS: a positive integer.
-  NAME: letters, digits, '.', '_', '-' (no '/', no '..'). OVERWRITE=1 replaces an existing output folder, only
-  inside EXP_DIR. Ctrl-C or SIGTERM stops every process of the run (exit 130 / 143); re-run to start again.
+  NAME: letters, digits, '.', '_', '-' (no '/', no '..'). Re-running a mode with the same NAME and EXP_DIR resumes
+  a stopped run from its last finished epoch and skips finished steps; OVERWRITE=1 starts afresh, deleting the
+  run's folders (only inside EXP_DIR). Ctrl-C or SIGTERM stops every process of the run (exit 130 / 143).
 USAGE
 }
 
@@ -91,7 +92,7 @@ check_settings() {
 }
 
 common_args() {
-  ARGS=(--data_path "$PROCESSED" --seed "$SEED" --batch_size "$BATCH_SIZE" --batching "$BATCHING"
+  ARGS=(--resume --data_path "$PROCESSED" --seed "$SEED" --batch_size "$BATCH_SIZE" --batching "$BATCHING"
         --hidden_size "$HIDDEN_SIZE" --n_layer "$N_LAYER" --dropout "$DROPOUT" --optim "$OPTIM")
   [ -n "$DEVICE" ] && ARGS+=(--device "$DEVICE")
   [ -n "$TRAIN_LIMIT" ] && ARGS+=(--train_limit "$TRAIN_LIMIT")
@@ -105,14 +106,14 @@ resolve() {
   realpath -m -- "$1" 2>/dev/null || "$PYTHON" -c 'import os, sys; print(os.path.realpath(sys.argv[1]))' "$1"
 }
 
-# fresh_dir DIR: refuse to reuse an existing output folder unless OVERWRITE=1; then it is removed first, and only
-# when it lies inside EXP_DIR (after resolving links), so that no setting can make the run delete anything else.
+# fresh_dir DIR: an output folder of this run. An existing one is kept: the training scripts resume a stopped run
+# in it and leave a finished one alone (--resume). With OVERWRITE=1 it is removed first, and only when it lies
+# inside EXP_DIR (after resolving links), so that no setting can make the run delete anything else.
 fresh_dir() {
   local dir=$1 root target
   CLAIMED+=("$dir")
   [ -e "$dir" ] || [ -L "$dir" ] || return 0
-  [ "$OVERWRITE" = 1 ] ||
-    fail 1 "$dir exists (an earlier run): choose another EXP_DIR or NAME, or set OVERWRITE=1 to replace it"
+  [ "$OVERWRITE" = 1 ] || return 0
   root=$(resolve "$EXP_DIR")
   target=$(resolve "$dir")
   [[ "$target" == "$root"/?* ]] ||
@@ -167,12 +168,9 @@ on_signal() {
   stop_children
   [ "$STAGE" = "$MODE" ] || during=" during '$STAGE'"
   for dir in "${CLAIMED[@]}"; do [ -e "$dir" ] && written+=("$dir"); done
-  if [ "${#written[@]}" -gt 0 ]; then
-    [[ " ${written[*]}" != *"$NAME"* ]] || again="NAME=$NAME "
-    again+="OVERWRITE=1 "
-  fi
+  [ "${#written[@]}" -eq 0 ] || [[ " ${written[*]}" != *"$NAME"* ]] || again="NAME=$NAME "
   echo "interrupted by SIG$signal$during: stopped '$INVOCATION' and its $STOPPED child process(es);" \
-    "to start it again, re-run: ${again}$INVOCATION" >&2
+    "to resume it from its last finished epoch, re-run: ${again}$INVOCATION" >&2
   exit "$code"
 }
 
@@ -195,7 +193,7 @@ run_single() {
     # The subshell's own stderr is dropped: when on_signal stops the task it would report "Terminated".
     (
       PYTHONUNBUFFERED=1 "$PYTHON" train_single.py "${ARGS[@]}" --task_id "$id" --exp_name "$id" 2>&1 |
-        tee "$single/log/$id.log" | { grep --line-buffered -E '^\[[^]]*\] round [0-9]+:' || true; }
+        tee "$single/log/$id.log" | { grep --line-buffered -E '^\[[^]]*\] round [0-9]+:|nothing to do|: resuming' || true; }
     ) 2>/dev/null &
     pids+=($!); names+=("$id")
   done
@@ -241,6 +239,20 @@ run_shared() {
   step "baseline $kind-$NAME (--arch $arch)"
   run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --arch "$arch" --epochs "$MTL_EPOCHS" --sampling "$SAMPLING" \
     --save_dir "$EXP_DIR/baselines" --exp_name "$kind-$NAME"
+}
+
+# run_prepare: the setting's prepare_data, unless $PROCESSED is complete already (OVERWRITE=1 prepares it again,
+# replacing the old folder only once the new one is complete).
+run_prepare() {
+  PREPARE_FLAGS=()
+  if [ -f "$PROCESSED/meta.json" ]; then
+    if [ "$OVERWRITE" != 1 ]; then
+      echo "$PROCESSED is prepared already; nothing to do (OVERWRITE=1 prepares it again)"
+      return 0
+    fi
+    PREPARE_FLAGS=(--overwrite)
+  fi
+  prepare_data
 }
 
 # step TEXT: announce a step of a multi-step mode (and remember it for the interruption message).
@@ -321,7 +333,7 @@ main() {
   trap 'on_signal TERM 143' TERM
   trap 'on_signal HUP 129' HUP
   case "$MODE" in
-    prepare) prepare_data ;;
+    prepare) run_prepare ;;
     single) run_single "$@" ;;
     warmup) run_warmup ;;
     masks) run_masks "$@" ;;

@@ -108,7 +108,8 @@ def ordered_tasks(names) -> list[str]:
 
 
 def read_step1(cp_dir: str) -> list[Step1Task]:
-    """Every task folder <cp_dir>/<task_id>/ that holds config.json and init_weights.th, by task id."""
+    """Every task folder <cp_dir>/<task_id>/ that holds config.json and init_weights.th, by task id; the rounds of
+    a Step 1 that has not finished (no complete.json) are left out, so its rows show as missing."""
     if not os.path.isdir(cp_dir):
         return []
     tasks = []
@@ -116,7 +117,8 @@ def read_step1(cp_dir: str) -> list[Step1Task]:
         folder = os.path.join(cp_dir, name)
         config, init = os.path.join(folder, "config.json"), os.path.join(folder, "init_weights.th")
         if os.path.isfile(config) and os.path.isfile(init):
-            records = read_scores(folder) if os.path.isfile(os.path.join(folder, "scores.jsonl")) else []
+            finished = os.path.isfile(os.path.join(folder, "complete.json"))
+            records = read_scores(folder) if finished and os.path.isfile(os.path.join(folder, "scores.jsonl")) else []
             tasks.append(Step1Task(read_json(config)["task"], records, encoder_params(load_tensors(init))))
     return tasks
 

@@ -62,6 +62,10 @@ def prepare_masks(single_dir: str, out_dir: str, rounds: list[int] | None = None
     dirs = task_dirs(single_dir)
     if rounds is not None and len(rounds) != len(dirs):
         raise ValueError(f"{len(rounds)} rounds given for {len(dirs)} tasks in {single_dir}")
+    for directory in dirs:
+        if not os.path.isfile(os.path.join(directory, "complete.json")):
+            raise ValueError(f"{directory}: Step 1 has not finished (no complete.json): resume it (re-run the same "
+                             f"command; train_single.py --resume) before choosing its subnet")
     same_rewind_point([os.path.join(d, "init_weights.th") for d in dirs])
     chosen = []
     for i, directory in enumerate(dirs):
