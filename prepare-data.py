@@ -1,6 +1,7 @@
 """Turn raw corpora into the processed data set the training scripts read (vocabularies, ids, word vectors)."""
 import argparse
 import os
+import re
 import shutil
 import sys
 import warnings
@@ -9,11 +10,22 @@ import torch
 
 from utils.dataset import Dataset, build_vocabularies, embedding_table, index_corpus, summary
 from utils.glove import read_vectors
-from utils.readers import PP_MAX_POSITION, read_conll03, read_conll03_pp, read_ontonotes, read_ptb
+from utils.readers import (COLUMN_SCHEMES, PP_MAX_POSITION, SPLITS, ColumnTask, read_column_tasks, read_conll03,
+                           read_conll03_pp, read_ontonotes, read_ptb)
+from utils.runtime import HelpFormatter
+
+TASK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+TASK_HELP = """--type columns: one task, NAME:COLUMN:SCHEME[:FILES], repeated for each task (two or more).
+NAME: letters, digits, '_' and '-'. COLUMN: 0-based column of its tags. SCHEME: iob1 or bio (span F1 over BIO;
+IOB1 is converted to BIO), bioes (span F1 over BIOES; IOB1/BIO tags are converted) or plain (labels as they are,
+token accuracy). FILES: train=PATH,test=PATH[,dev=PATH], the task's own files; without FILES the task reads
+--train/--test/--dev. Without a dev file, --dev_fraction of train is held out as dev (seeded by --seed).
+Example: --task chunk:2:bio:train=conll2000/train.txt,test=conll2000/test.txt --task ner:3:bioes:train=...
+"""
 
 
-def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
-    """Read the raw files of the chosen setting."""
+def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, columns: list[ColumnTask] | None) -> dict:
+    """Read the raw files of the chosen setting (`columns`: the tasks of --type columns)."""
     if args.type == "conll03":
         sources = {p for p in (args.dir, args.pos, args.chunk, args.ner) if p}
         if len(sources) != 1:
@@ -27,9 +39,59 @@ def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
         if not (args.pos and args.chunk and args.ner):
             parser.error("ptb needs --pos WSJ_DIR (train/dev/test.pos), --chunk CONLL2000_DIR and --ner CONLL2003_DIR")
         return read_ptb(args.pos, args.chunk, args.ner, dev_fraction=args.dev_fraction, seed=args.seed)
+    if args.type == "columns":
+        return read_column_tasks(columns, args.word_column, args.dev_fraction, args.seed)
     if not args.dir:
         parser.error("ontonotes needs --dir DIR holding train/ development/ test/ with *.gold_conll files")
     return read_ontonotes(args.dir)
+
+
+def parse_task(spec: str, shared: dict[str, str]) -> ColumnTask:
+    """A ColumnTask from NAME:COLUMN:SCHEME[:train=PATH,test=PATH,dev=PATH], its files defaulting to `shared`."""
+    parts = spec.split(":", 3)
+    if len(parts) < 3:
+        raise ValueError(f"--task {spec!r}: expected NAME:COLUMN:SCHEME[:train=PATH,test=PATH,dev=PATH]")
+    name, column, scheme = parts[:3]
+    if not TASK_NAME.fullmatch(name):
+        raise ValueError(f"--task {spec!r}: the name {name!r} must be letters, digits, '_' or '-', starting with a "
+                         "letter")
+    if not column.isdigit():
+        raise ValueError(f"--task {spec!r}: the column {column!r} must be a 0-based column number")
+    if scheme.lower() not in COLUMN_SCHEMES:
+        raise ValueError(f"--task {spec!r}: unknown scheme {scheme!r}; expected one of {', '.join(COLUMN_SCHEMES)}")
+    files = dict(shared)
+    if len(parts) == 4:
+        files = {}
+        for item in parts[3].split(","):
+            split, _, path = item.partition("=")
+            if split not in SPLITS or not path:
+                raise ValueError(f"--task {spec!r}: {item!r} is not SPLIT=PATH with SPLIT train, dev or test")
+            files[split] = path
+    for split in ("train", "test"):
+        if split not in files:
+            raise ValueError(f"--task {spec!r}: no {split} file: add {split}=PATH to the task or give --{split}")
+    return ColumnTask(name, int(column), scheme.lower(), files)
+
+
+def column_tasks(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[ColumnTask]:
+    """The --task specs of --type columns, checked before any file is read."""
+    if len(args.task or []) < 2:
+        parser.error("--type columns needs two or more --task NAME:COLUMN:SCHEME[:FILES] (see --help)")
+    shared = {split: getattr(args, split) for split in SPLITS if getattr(args, split)}
+    try:
+        tasks = [parse_task(spec, shared) for spec in args.task]
+    except ValueError as error:
+        parser.error(str(error))
+    names = [t.name for t in tasks]
+    if len(set(names)) != len(names):
+        parser.error(f"--task: each task needs its own name, got {', '.join(names)}")
+    for task in tasks:
+        if task.column == args.word_column:
+            parser.error(f"--task {task.name}: column {task.column} is the word column (--word_column)")
+        for split, path in task.files.items():
+            if not os.path.isfile(path):
+                parser.error(f"--task {task.name}: its {split} file {path} does not exist")
+    return tasks
 
 
 def publish(tmp: str, out: str) -> None:
@@ -53,8 +115,11 @@ def prepare(args: argparse.Namespace, parser: argparse.ArgumentParser, out: str)
     if os.path.lexists(out) and not (args.overwrite and os.path.isdir(out)):
         raise ValueError(f"--out {out} exists already" + ("; pass --overwrite to replace it" if os.path.isdir(out)
                                                             else " and is not a folder"))
+    columns = column_tasks(args, parser) if args.type == "columns" else None
+    if columns is None and (args.task or args.train or args.dev or args.test):
+        parser.error("--task, --train, --dev and --test are flags of --type columns")
     generator = torch.Generator().manual_seed(args.seed)
-    corpus = load_corpus(args, parser)
+    corpus = load_corpus(args, parser, columns)
     words, tags = build_vocabularies(corpus)
     if args.embedding:
         lowered = {w.lower() for w, _ in words}
@@ -63,10 +128,14 @@ def prepare(args: argparse.Namespace, parser: argparse.ArgumentParser, out: str)
         warnings.warn("no --embedding given: word vectors are initialised at random", stacklevel=1)
         vectors, dim = {}, args.embedding_dim
     table, word_rows, coverage = embedding_table(words, vectors, dim, generator)
-    tasks = index_corpus(corpus, words, tags)
+    tasks = index_corpus(corpus, words, tags, {t.name: t.metric for t in columns} if columns else None)
     train_tokens = [w.lower() for task in corpus.values() for sentence, _ in task["train"] for w in sentence]
     covered = sum(1 for w in train_tokens if w in vectors)
     info = {"embedding": {"path": args.embedding, "dim": dim, "types": coverage["types"], "found": coverage["found"]}}
+    if columns:
+        info["columns"] = {"word_column": args.word_column, "dev_fraction": args.dev_fraction, "seed": args.seed,
+                           "tasks": [{"name": t.name, "column": t.column, "scheme": t.scheme, "files": dict(t.files)}
+                                     for t in columns]}
     data = Dataset(args.type, words, tasks, table, word_rows, info)
     tmp = f"{out}.tmp-{os.getpid()}"
     try:
@@ -83,17 +152,22 @@ def prepare(args: argparse.Namespace, parser: argparse.ArgumentParser, out: str)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--type", required=True, choices=["conll03", "conll03-pp", "ptb", "ontonotes"], help="experiment setting (conll03-pp: NER + position prediction)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser.add_argument("--type", required=True, choices=["conll03", "conll03-pp", "ptb", "ontonotes", "columns"], help="experiment setting (conll03-pp: NER + position prediction; columns: your own tasks from CoNLL-style column files, see --task)")
     parser.add_argument("--dir", help="conll03, conll03-pp: folder with train.txt dev.txt test.txt; ontonotes: CoNLL-2012 folder")
     parser.add_argument("--pos", help="conll03: the CoNLL-2003 folder (as the original); ptb: WSJ folder with train.pos dev.pos test.pos")
     parser.add_argument("--chunk", help="conll03: same as --pos; ptb: CoNLL-2000 folder with train.txt test.txt")
     parser.add_argument("--ner", help="conll03: same as --pos; ptb: CoNLL-2003 folder")
+    parser.add_argument("--task", action="append", metavar="NAME:COLUMN:SCHEME[:FILES]", help=TASK_HELP)
+    parser.add_argument("--train", help="columns: training file of the tasks without their own files")
+    parser.add_argument("--dev", help="columns: dev file of the tasks without their own files (none: held out from train)")
+    parser.add_argument("--test", help="columns: test file of the tasks without their own files")
+    parser.add_argument("--word_column", type=int, default=0, help="columns: 0-based column of the words")
     parser.add_argument("--max_position", type=int, default=PP_MAX_POSITION, help="conll03-pp: positions from this one on share the tag '<max>+'")
     parser.add_argument("--embedding", help="GloVe text file (any dimension, .gz allowed, word2vec header line allowed), e.g. glove.6B.100d.txt")
     parser.add_argument("--embedding_dim", type=int, default=100, help="dimension of random word vectors when --embedding is not given")
-    parser.add_argument("--dev_fraction", type=float, default=0.1, help="ptb: share of CoNLL-2000 train held out as chunking dev")
-    parser.add_argument("--seed", type=int, default=1, help="seed for random vectors and the ptb dev hold-out")
+    parser.add_argument("--dev_fraction", type=float, default=0.1, help="ptb: share of CoNLL-2000 train held out as chunking dev; columns: share of train held out as dev for a task without a dev file")
+    parser.add_argument("--seed", type=int, default=1, help="seed for random vectors and the dev hold-out (ptb, columns)")
     parser.add_argument("--out", help="output folder (default: data/processed/<type>); written only once complete")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder (once the new one is complete)")
     args = parser.parse_args(argv)

@@ -11,6 +11,8 @@ TASK_IDS=(0 1 2)            # 0 = pos, 1 = chunk, 2 = ner
 ONTONOTES_DIR=${ONTONOTES_DIR:-data/ontonotes}
 EMBEDDING=${EMBEDDING-data/glove.6B.100d.txt}          # the paper's vectors; set EMBEDDING= for random ones
 ONTONOTES_SPLITS=(train development test)
+DATA_HELP="  ONTONOTES_DIR=$ONTONOTES_DIR: CoNLL-2012 files: train/ development/ test/ with *.gold_conll below them
+    (OntoNotes 5.0, LDC2013T19, through github.com/ontonotes/conll-formatted-ontonotes-5.0 and skeleton2conll.sh)"
 
 # english_view DIR: DIR itself, or, for the CoNLL-2012 release layout (<split>/data/english/annotations/...,
 # beside arabic/ and chinese/), a temporary folder of links <split> -> DIR/<split>/data/english.
@@ -25,16 +27,13 @@ english_view() {
 }
 
 prepare_data() {
-  local emb=() view
-  [ -d "$ONTONOTES_DIR" ] ||
-    fail 1 "ONTONOTES_DIR $ONTONOTES_DIR is not a folder (a CoNLL-2012 folder with train/ development/ test/)"
-  if [ -n "$EMBEDDING" ]; then
-    [ -f "$EMBEDDING" ] || fail 1 "EMBEDDING $EMBEDDING not found (download glove.6B.100d.txt or set EMBEDDING)"
-    emb=(--embedding "$EMBEDDING")
-  fi
+  local view
+  [ -d "$ONTONOTES_DIR" ] || fail 1 "ONTONOTES_DIR=$ONTONOTES_DIR is not a folder: set ONTONOTES_DIR to a CoNLL-2012" \
+    "folder with train/ development/ test/ (bash run_ontonotes.sh help says how to build one)"
+  embedding_flags
   view=$(english_view "$ONTONOTES_DIR")
   [ "$view" = "$ONTONOTES_DIR" ] || trap "rm -rf -- $(printf %q "$view")" EXIT
-  run_child "$PYTHON" prepare-data.py --type ontonotes --dir "$view" --out "$PROCESSED" "${emb[@]}" "${PREPARE_FLAGS[@]}"
+  run_child "$PYTHON" prepare-data.py --type ontonotes --dir "$view" --out "$PROCESSED" "${EMB[@]}" "${PREPARE_FLAGS[@]}"
 }
 
 source utils/pipeline.sh

@@ -12,6 +12,7 @@ from models import get_model
 from utils.checkpoint import load_weights, save_state
 from utils.dataset import Dataset
 from utils.masks import load_mask, overlap_ratio, to_device
+from utils.metricslog import joint_metrics, write_metrics
 from utils.mtl import SCHEDULERS, JointTask, train_joint
 from utils.params import encoder_params
 from utils.resume import (LOCK_FILE, RunFolderBusy, RunLock, check_same_settings, clear_training_state,
@@ -239,6 +240,10 @@ def main(argv: list[str] | None = None) -> None:
         def save_best(epoch: int) -> None:
             save_state(model.state_dict(), best_path)
 
+        def checkpoint(training: dict) -> None:
+            save_training_state(run_dir, training)
+            write_metrics(run_dir, joint_metrics(args.system or default_system(args), training["history"]))
+
         def save_epoch(epoch: int) -> None:
             if args.save_ep and epoch % args.save_ep == 0:
                 save_state(model.state_dict(), os.path.join(run_dir, f"epoch_{epoch}.th"))
@@ -249,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
                                  generator=generator, on_best=save_best, on_epoch=save_epoch,
                                  clip_value=args.clip_value, print_every=args.print_every,
                                  warmup_steps=args.warmup_steps, batching=args.batching, state=saved,
-                                 checkpoint=lambda training: save_training_state(run_dir, training))
+                                 checkpoint=checkpoint)
         except NonFiniteLoss as error:
             fail(str(error))
         except OSError as error:

@@ -8,6 +8,7 @@ from models import get_model
 from utils.checkpoint import load_weights, save_state
 from utils.imp import RoundOutcome, run_imp
 from utils.masks import DEFAULT_NEED_CUT, full_mask, load_mask, prunable_names, to_device
+from utils.metricslog import step1_metrics, write_metrics
 from utils.pruning import kept_schedule, pruning_rate
 from utils.resume import (RunFolderBusy, RunLock, check_same_settings, clear_training_state, load_training_state,
                           rng_state, save_training_state, set_rng_state)
@@ -116,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     def save_progress(train: dict | None) -> None:
         save_training_state(out_dir, {**progress, "mask": {n: m.cpu() for n, m in progress["mask"].items()},
                                       "train": train, "rng": rng_state(generator)})
+        write_metrics(out_dir, step1_metrics(task.name, progress["records"], progress["round"], progress["mask"], train))
 
     def end_of_round(next_round: int, next_mask, finished: list[dict]) -> None:
         progress.update(round=next_round, mask=next_mask if next_mask is not None else progress["mask"],

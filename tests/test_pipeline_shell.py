@@ -81,7 +81,10 @@ def test_overwrite_refuses_a_link_out_of_exp_dir(tmp_path):
     exp = tmp_path / "exp"
     (exp / "single/cp").mkdir(parents=True)
     (exp / "single/cp/0").symlink_to(outside)
-    done = run("run_conll03.sh", ["single"], environment(OVERWRITE="1", EXP_DIR=str(exp)))
+    stub = tmp_path / "processed"       # passes the scripts' "is it prepared" check; training would fail on it
+    stub.mkdir()
+    (stub / "meta.json").write_text("{}")
+    done = run("run_conll03.sh", ["single"], environment(OVERWRITE="1", EXP_DIR=str(exp), PROCESSED=str(stub)))
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "not inside EXP_DIR" in done.stderr
     assert (outside / "keep.txt").read_text() == "keep"
@@ -91,12 +94,15 @@ def test_overwrite_replaces_a_folder_inside_exp_dir(tmp_path):
     stale = tmp_path / "exp/warmup/old"
     stale.mkdir(parents=True)
     (stale / "stale.txt").write_text("stale")
-    env = environment(EXP_DIR=str(tmp_path / "exp"), NAME="old", PROCESSED=str(tmp_path / "missing"))
+    stub = tmp_path / "processed"       # a meta.json alone: the scripts take it as prepared, training fails on it
+    stub.mkdir()
+    (stub / "meta.json").write_text("{}")
+    env = environment(EXP_DIR=str(tmp_path / "exp"), NAME="old", PROCESSED=str(stub))
     kept = run("run_conll03.sh", ["warmup"], env)
-    assert kept.returncode == 1               # no processed data; without OVERWRITE the folder is kept to resume
+    assert kept.returncode == 1               # unreadable data; without OVERWRITE the folder is kept to resume
     assert (stale / "stale.txt").exists()
     replaced = run("run_conll03.sh", ["warmup"], {**env, "OVERWRITE": "1"})
-    assert replaced.returncode != 0          # no processed data: the folder was removed before training failed
+    assert replaced.returncode != 0          # unreadable data: the folder was removed before training failed
     assert not (stale / "stale.txt").exists()
 
 

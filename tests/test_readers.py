@@ -14,6 +14,7 @@ from utils.readers import (
     Corpus,
     ne_bio,
     parse_chunks,
+    read_column_tasks,
     read_columns,
     read_conll03,
     read_conll03_pp,
@@ -286,7 +287,7 @@ def test_ne_bio_rejects_bad_brackets(bits: list[str]) -> None:
 
 def test_settings_names_the_readers() -> None:
     assert SETTINGS == {"conll03": read_conll03, "ptb": read_ptb, "ontonotes": read_ontonotes,
-                        "conll03-pp": read_conll03_pp}
+                        "conll03-pp": read_conll03_pp, "columns": read_column_tasks}
 
 
 def test_ontonotes_width_is_fixed_within_a_sentence(shared_data: Path, tmp_path: Path) -> None:

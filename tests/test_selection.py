@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from utils.masks import load_mask, save_mask
-from utils.selection import choose_round, mask_file, prepare_masks, read_scores, same_rewind_point, task_dirs
+from utils.selection import SelectionExists, choose_round, mask_file, prepare_masks, read_scores, same_rewind_point, task_dirs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -168,11 +168,15 @@ def test_prepare_masks_tolerance(tmp_path):
     assert [c["round"] for c in chosen] == [2, 1, 2]
 
 
-def test_prepare_masks_overwrites_a_previous_choice(tmp_path):
+def test_prepare_masks_replaces_a_previous_choice_only_when_asked(tmp_path):
     single = make_tree(tmp_path)
     out = tmp_path / "mask"
     prepare_masks(str(single), str(out), rounds=[0, 0, 0])
-    prepare_masks(str(single), str(out))
+    with pytest.raises(SelectionExists, match=r"pos round 0, chunk round 0, ner round 0.*--overwrite"):
+        prepare_masks(str(single), str(out))
+    check_output(single, out, {"pos": 0, "chunk": 0, "ner": 0})
+    prepare_masks(str(single), str(out), rounds=[0, 0, 0])  # the same choice again: no error
+    prepare_masks(str(single), str(out), overwrite=True)
     check_output(single, out, AUTO)
 
 

@@ -247,11 +247,13 @@ def embedding_table(words: Vocabulary, vectors: dict[str, torch.Tensor], dim: in
     return table, word_rows, coverage
 
 
-def index_corpus(corpus: dict, words: Vocabulary, tags: dict[str, Vocabulary]) -> list[TaskData]:
-    """Turn the sentences of every task and split into id tensors."""
+def index_corpus(corpus: dict, words: Vocabulary, tags: dict[str, Vocabulary],
+                 metrics: dict[str, str] | None = None) -> list[TaskData]:
+    """Turn the sentences of every task and split into id tensors. A task's metric is `metrics[name]` when given
+    (a --type columns task's declared scheme), else the known task's (TASK_METRICS), else accuracy."""
     tasks = []
     for name, splits in corpus.items():
-        task = TaskData(name, TASK_METRICS.get(name, "acc"), tags[name])
+        task = TaskData(name, (metrics or {}).get(name) or TASK_METRICS.get(name, "acc"), tags[name])
         for split in SPLITS:
             sentences = splits[split]
             task.splits[split] = Split(
@@ -263,8 +265,10 @@ def index_corpus(corpus: dict, words: Vocabulary, tags: dict[str, Vocabulary]) -
 
 def summary(data: Dataset) -> str:
     """A table of sentences, tokens and tag-set size per task and split."""
-    lines = [f"{'task':<8}{'split':<7}{'sentences':>10}{'tokens':>10}{'tags':>6}"]
+    width = max(8, *(len(t.name) + 2 for t in data.tasks))
+    lines = [f"{'task':<{width}}{'split':<7}{'sentences':>10}{'tokens':>10}{'tags':>6}  metric"]
     for task in data.tasks:
         for split_name, split in task.splits.items():
-            lines.append(f"{task.name:<8}{split_name:<7}{len(split):>10,}{sum(split.lengths):>10,}{len(task.tags):>6}")
+            lines.append(f"{task.name:<{width}}{split_name:<7}{len(split):>10,}{sum(split.lengths):>10,}"
+                         f"{len(task.tags):>6}  {task.metric}")
     return "\n".join(lines)

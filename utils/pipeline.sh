@@ -1,5 +1,6 @@
-# The modes shared by every run_<setting>.sh: sourced after the setting script has defined SETTING, TASK_IDS and
-# a prepare_data function. Budget and paths come from environment variables (see usage below).
+# The modes shared by every run_<setting>.sh: sourced after the setting script has defined SETTING, TASK_IDS (empty:
+# the tasks of the processed data), DATA_HELP (its input variables, for help and errors) and a prepare_data
+# function. Budget and paths come from environment variables (see usage below).
 
 # The project's Python: $PYTHON, else the first python (or python3) on PATH.
 if [ -z "${PYTHON:-}" ]; then
@@ -40,17 +41,23 @@ usage() {
   cat <<USAGE
 usage: bash run_$SETTING.sh MODE [ARG]
 modes:
-  prepare              raw data (folders named at the top of run_$SETTING.sh) -> \$PROCESSED (vectors: \$EMBEDDING)
+  prepare              raw data and vectors (below) -> \$PROCESSED; done once (OVERWRITE=1 prepares it again)
   single [INIT]        Step 1 for every task (iterative magnitude pruning), rewinding to INIT if given
                        (a warmup's best.th) -> \$EXP_DIR/single/cp/<task_id>/, logs in \$EXP_DIR/single/log/
   warmup               multi-task warmup: hard sharing for \$WARMUP_EPOCHS epochs -> \$EXP_DIR/warmup/\$NAME/best.th
-  masks [ROUNDS|auto]  Step 2: prepare-masks.sh $SETTING -> \$EXP_DIR/mtl/mask/
+  masks [ROUNDS|auto]  Step 2: prepare-masks.sh $SETTING -> \$EXP_DIR/mtl/mask/ (a different choice than the one
+                       there needs OVERWRITE=1; runs of Step 3 keep copies of the masks they trained with)
   mtl [MASKS]          Step 3: joint training of the subnets -> \$EXP_DIR/mtl/\$NAME/results.json
-  all                  warmup -> single from the warmup -> masks -> mtl -> final table
+  all                  warmup -> single from the warmup -> masks -> mtl -> a table of each task's test score:
+                       Step 1 dense (round 0), Step 1 chosen subnet alone, Step 3 joint, and joint − dense
   baselines            every row of the paper's main table and the MTW ablation: all, then Step 1 from θ(0)
                        (\$EXP_DIR/single-nomtw; its round 0 is the single-task row) -> mtl/mask-nomtw ->
                        mtl/\$NAME-nomtw, and hard / soft / hierarchical sharing -> \$EXP_DIR/baselines/<kind>-\$NAME
 $(negative_usage)
+data for prepare (defaults):
+$DATA_HELP
+  EMBEDDING=${EMBEDDING:-(empty)}: GloVe text vectors (any dimension, .gz too; the paper's glove.6B.100d.txt is in
+    glove.6B.zip from https://nlp.stanford.edu/projects/glove/); EMBEDDING= (empty) uses random vectors.
 environment (defaults): PYTHON=$PYTHON EXP_DIR=$EXP_DIR PROCESSED=$PROCESSED PROCESSED_PP=$PROCESSED_PP
   DEVICE=${DEVICE:-auto} JOBS=$JOBS SEED=$SEED EPOCHS=$EPOCHS MTL_EPOCHS=$MTL_EPOCHS WARMUP_EPOCHS=$WARMUP_EPOCHS
   PRUNING_ITER=$PRUNING_ITER FINAL_RATE=$FINAL_RATE BATCH_SIZE=$BATCH_SIZE BATCHING=$BATCHING HIDDEN_SIZE=$HIDDEN_SIZE
@@ -79,6 +86,36 @@ NEGATIVE
 fail() {
   echo "error: ${*:2}" >&2
   exit "$1"
+}
+
+# embedding_flags: EMB=(--embedding $EMBEDDING), () for EMBEDDING= (random vectors); a missing file is an error
+# that says where to get the vectors.
+embedding_flags() {
+  EMB=()
+  [ -n "$EMBEDDING" ] || return 0
+  [ -f "$EMBEDDING" ] || fail 1 "EMBEDDING=$EMBEDDING: no such file. Download glove.6B.zip from" \
+    "https://nlp.stanford.edu/projects/glove/ and unzip glove.6B.100d.txt into data/, or set EMBEDDING=/path/to/vectors.txt" \
+    "(any GloVe text file), or EMBEDDING= for random vectors"
+  EMB=(--embedding "$EMBEDDING")
+}
+
+# need_files VAR DIR WHAT FILE...: fail, naming VAR, DIR and what belongs there, unless DIR holds every FILE.
+need_files() {
+  local var=$1 dir=$2 what=$3 file
+  shift 3
+  for file in "$@"; do
+    [ -f "$dir/$file" ] || fail 1 "$var=$dir has no $file: put $what there, or set $var=/path/to/it" \
+      "(bash run_$SETTING.sh help lists the inputs; data/README.md says where to get them)"
+  done
+}
+
+# need_data: the processed data of the training modes, else an error saying how to make it.
+need_data() {
+  [ -f "$PROCESSED/meta.json" ] || fail 1 "no processed data in PROCESSED=$PROCESSED: run 'bash run_$SETTING.sh" \
+    "prepare' first; it reads: $(echo $DATA_HELP) (bash run_$SETTING.sh help)"
+  if [ "${#TASK_IDS[@]}" -eq 0 ]; then
+    read -ra TASK_IDS <<< "$(data_task_ids "$PROCESSED")"
+  fi
 }
 
 # check_settings: reject a bad JOBS, NAME or PYTHON before anything runs or is written.
@@ -174,8 +211,12 @@ on_signal() {
   exit "$code"
 }
 
-# run_single [INIT]: Step 1 for every task, JOBS at a time; each round's result line is shown as it is produced,
-# the full output goes to $single/log/<task_id>.log.
+# What run_single shows of a Step 1 log: the task line, every epoch's dev line, every round's result, resuming
+# and 'nothing to do'. -o: from the match on, as an epoch line follows the progress bar's carriage returns.
+STEP1_LINES='task [^ ]+ \(id [0-9]+\): .*|\[[^]]*\] round [0-9]+( epoch [0-9]+/[0-9]+: dev |: kept ).*|[^ ]+: (resuming|Step 1 of).*'
+
+# run_single [INIT]: Step 1 for every task, JOBS at a time; each epoch's and each round's result line is shown as it
+# is produced, the full output goes to $single/log/<task_id>.log.
 run_single() {
   local init=${1:-} single=${STEP1_DIR:-$EXP_DIR/single} pids=() names=() id i message
   local -A failed=()
@@ -193,7 +234,7 @@ run_single() {
     # The subshell's own stderr is dropped: when on_signal stops the task it would report "Terminated".
     (
       PYTHONUNBUFFERED=1 "$PYTHON" train_single.py "${ARGS[@]}" --task_id "$id" --exp_name "$id" 2>&1 |
-        tee "$single/log/$id.log" | { grep --line-buffered -E '^\[[^]]*\] round [0-9]+:|nothing to do|: resuming' || true; }
+        tee "$single/log/$id.log" | { grep --line-buffered -oE "$STEP1_LINES" || true; }
     ) 2>/dev/null &
     pids+=($!); names+=("$id")
   done
@@ -218,7 +259,7 @@ run_warmup() {
 
 run_masks() {
   run_child env PYTHON="$PYTHON" EXP_DIR="$EXP_DIR" SINGLE_DIR="${SINGLE_DIR:-}" MASK_DIR="${MASK_DIR:-}" \
-    bash prepare-masks.sh "$SETTING" "$@"
+    OVERWRITE="$OVERWRITE" bash prepare-masks.sh "$SETTING" "$@"
 }
 
 # run_mtl [MASKS [SYSTEM]]: Step 3 into $EXP_DIR/mtl/$NAME; SYSTEM labels the run in results.json for report.py.
@@ -269,6 +310,7 @@ run_all() {
   step "Step 1: subnets from the warmup weights"; run_single "$EXP_DIR/warmup/$NAME/best.th"
   step "Step 2: choose the subnets"; run_masks auto
   step "Step 3: train the subnets jointly"; run_mtl
+  step "compare"; run_child "$PYTHON" report.py "$SETTING" --exp_dir "$EXP_DIR" --compare "$NAME"
 }
 
 # run_nomtw: the MTW ablation's other arm: Step 1 from θ(0) -> masks -> Step 3, beside run_all's outputs.
@@ -329,6 +371,7 @@ main() {
     *) usage >&2; fail 2 "unknown mode '$MODE'" ;;
   esac
   check_settings
+  case "$MODE" in single|warmup|mtl|all|baselines) need_data ;; esac
   trap 'on_signal INT 130' INT
   trap 'on_signal TERM 143' TERM
   trap 'on_signal HUP 129' HUP

@@ -4,6 +4,7 @@ import os
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastNLP.core.utils import iob2, iob2bioes
@@ -23,6 +24,7 @@ _ONTONOTES_SPLITS = {"train": ("train",), "dev": ("development", "dev"), "test":
 _PARSE_TOKEN = re.compile(r"\(([^()*\s]+)|(\*)|(\))")
 _NE_BIT = re.compile(r"(?:\(([^()*]+))?\*?(\))?")
 _IOB_TAG = re.compile(r"O|[BI]-[^-\s]+")
+_BIOES_TAG = re.compile(r"O|[BIES]-[^-\s]+")
 
 
 class TagError(ValueError):
@@ -114,12 +116,13 @@ def _convert(converter: _Converter, tags: list[str], path: str | Path, lines: li
         raise ValueError(f"{path}:{lines[0]}: sentence starting here: {error}") from None
 
 
-def _read_tagged(path: str | Path, tasks: Mapping[str, tuple[int, _Converter]]) -> dict[str, list[Sentence]]:
+def _read_tagged(path: str | Path, tasks: Mapping[str, tuple[int, _Converter]],
+                 word_column: int = 0) -> dict[str, list[Sentence]]:
     """Read a file once and give each task (words, tags) sentences from its (tag column, converter).
 
     A file without sentences is an error: an empty split would only fail (or score 0/0) much later.
     """
-    columns = [0, *(column for column, _ in tasks.values())]
+    columns = [word_column, *(column for column, _ in tasks.values())]
     blocks = _read_blocks(path, columns)
     if not blocks:
         raise ValueError(f"{path}: no sentences (the file is empty or holds only -DOCSTART- lines)")
@@ -310,9 +313,76 @@ def read_ontonotes(directory: str) -> Corpus:
                     for split, names in _ONTONOTES_SPLITS.items()})
 
 
+def any_to_bioes(tags: Sequence[str]) -> list[str]:
+    """BIOES tags from a sentence in IOB1, BIO or BIOES: IOB tags are converted, BIOES tags checked and kept."""
+    if all(_IOB_TAG.fullmatch(tag) for tag in tags):
+        return to_bioes(tags)
+    for index, tag in enumerate(tags):
+        if not _BIOES_TAG.fullmatch(tag):
+            raise TagError(f"invalid tag {tag!r}: expected O, B-TYPE, I-TYPE, E-TYPE or S-TYPE (IOB1, BIO or BIOES)",
+                           index)
+    return list(tags)
+
+
+# A --type columns task's declared tag scheme: how its tags are read and which metric (dataset.TASK_METRICS values)
+# scores them. IOB1 and BIO are read alike (IOB1 becomes BIO); bioes accepts IOB1, BIO or BIOES and trains on BIOES.
+COLUMN_SCHEMES: dict[str, tuple[_Converter, str]] = {
+    "iob1": (to_bio, "bio"), "bio": (to_bio, "bio"), "bioes": (any_to_bioes, "bioes"), "plain": (list, "acc")}
+
+
+@dataclass(frozen=True)
+class ColumnTask:
+    """A task read from CoNLL-style column files: its name, tag column (0-based), scheme (COLUMN_SCHEMES) and
+    files per split (train and test required; without dev, dev is held out from train)."""
+
+    name: str
+    column: int
+    scheme: str
+    files: Mapping[str, str]
+
+    @property
+    def metric(self) -> str:
+        return COLUMN_SCHEMES[self.scheme][1]
+
+
+def _named_converter(task: ColumnTask) -> _Converter:
+    """The task's tag converter, its errors naming the task, column and scheme."""
+    convert = COLUMN_SCHEMES[task.scheme][0]
+
+    def converter(tags: list[str]) -> list[str]:
+        try:
+            return convert(tags)
+        except TagError as error:
+            raise TagError(f"task {task.name} (column {task.column}, scheme {task.scheme}): {error}", error.index) \
+                from None
+
+    return converter
+
+
+def read_column_tasks(tasks: Sequence[ColumnTask], word_column: int = 0, dev_fraction: float = 0.1,
+                      seed: int = 1) -> Corpus:
+    """Read each file once for all the tasks that use it, in the tasks' order. A task without a dev file gets
+    round(dev_fraction * n) of its training sentences as dev (seeded; tasks sharing a training file share it)."""
+    if not 0 < dev_fraction < 1:
+        raise ValueError(f"dev_fraction must be between 0 and 1 (exclusive), got {dev_fraction}")
+    readers: dict[str, dict[str, tuple[int, _Converter]]] = {}
+    for task in tasks:
+        for path in task.files.values():
+            readers.setdefault(path, {})[task.name] = (task.column, _named_converter(task))
+    read = {path: _read_tagged(path, columns, word_column) for path, columns in readers.items()}
+    corpus: Corpus = {}
+    for task in tasks:
+        splits = {split: read[path][task.name] for split, path in task.files.items()}
+        if "dev" not in splits:
+            splits["train"], splits["dev"] = _hold_out(splits["train"], dev_fraction, seed, task.files["train"])
+        corpus[task.name] = {split: splits[split] for split in SPLITS}
+    return corpus
+
+
 SETTINGS: dict[str, Callable[..., Corpus]] = {
     "conll03": read_conll03,
     "conll03-pp": read_conll03_pp,
     "ptb": read_ptb,
     "ontonotes": read_ontonotes,
+    "columns": read_column_tasks,
 }

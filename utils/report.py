@@ -1,6 +1,7 @@
-"""The paper's tables and a Step 1 figure from the runs under exp/<setting>/ (the layout of utils/pipeline.sh):
-main table, MTW ablation, mask overlap against the gain of sparse over hard sharing, negative transfer.
-A run that is not there is shown as missing and listed, never filled in."""
+"""The paper's tables and figures from the runs under exp/<setting>/ (the layout of utils/pipeline.sh): main table,
+MTW ablation, mask overlap against the gain of sparse over hard sharing, negative transfer, Step 1's dev score
+against kept %, learning curves. A run that is not there is shown as missing and listed, never filled in.
+Tasks appear in the data's order (their task ids), as in the training logs."""
 import csv
 import itertools
 import json
@@ -9,13 +10,14 @@ from dataclasses import dataclass, field
 
 
 from utils.checkpoint import load_tensors
+from utils.dataset import TASK_METRICS
 from utils.masks import Mask, load_mask, overlap_ratio
+from utils.metricslog import METRICS_FILE, read_metrics
 from utils.params import encoder_params
 from utils.selection import read_scores
 
-TASK_ORDER = ("pos", "ner", "chunk", "pp")  # the paper's column order; other tasks follow alphabetically
-TASK_LABELS = {"pos": "POS acc", "ner": "NER F1", "chunk": "Chunk F1", "pp": "PP acc"}
-DEFAULT_TASKS = ("pos", "ner", "chunk")
+TASK_NAMES = {"pos": "POS", "ner": "NER", "chunk": "Chunk", "pp": "PP"}
+DEFAULT_TASKS = ("pos", "chunk", "ner")
 RUN_FOLDERS = ("mtl", "baselines")  # joint runs; warmup/ holds hard-sharing runs too, but they are no table row
 JOINT_SYSTEMS = {"Hard sharing": "hard sharing", "Soft sharing": "soft sharing",
                  "Hierarchical sharing": "hierarchical sharing", "Sparse sharing": "sparse sharing"}
@@ -102,9 +104,25 @@ def read_json(path: str) -> dict:
 
 
 def ordered_tasks(names) -> list[str]:
-    """Task names in the paper's column order (POS, NER, Chunk, PP), others after them alphabetically."""
-    known = [t for t in TASK_ORDER if t in names]
-    return known + sorted(set(names) - set(known))
+    """Task names once each, in the order first given (the data's task order when read from runs)."""
+    return list(dict.fromkeys(names))
+
+
+def task_label(task: str, metrics: dict[str, str]) -> str:
+    """A column header naming the task and its metric, e.g. "NER F1" or "pos acc"."""
+    metric = metrics.get(task, TASK_METRICS.get(task, "acc"))
+    return f"{TASK_NAMES.get(task, task)} {'acc' if metric == 'acc' else 'F1'}"
+
+
+def run_metrics(exp_dir: str) -> dict[str, str]:
+    """Each task's metric as the data snapshots of the runs under exp_dir record it (<run>/data/meta.json)."""
+    metrics: dict[str, str] = {}
+    for folder, dirs, files in os.walk(exp_dir):
+        if os.path.basename(folder) == "data" and "meta.json" in files:
+            for spec in read_json(os.path.join(folder, "meta.json")).get("tasks", []):
+                metrics.setdefault(spec.get("name"), spec.get("metric"))
+            dirs.clear()
+    return metrics
 
 
 def read_step1(cp_dir: str) -> list[Step1Task]:
@@ -191,11 +209,11 @@ def delta(row: Row, base: Row, task: str) -> float | None:
     return None
 
 
-def score_table(rows: list[Row], tasks: list[str], base: Row | None) -> Table:
+def score_table(rows: list[Row], tasks: list[str], base: Row | None, metrics: dict[str, str] | None = None) -> Table:
     """Rows of test scores per task (each with its Δ against `base` when given) and # Params."""
     columns = [("System", "system", "text")]
     for task in tasks:
-        columns.append((TASK_LABELS.get(task, task), task, "score"))
+        columns.append((task_label(task, metrics or {}), task, "score"))
         if base is not None:
             columns.append(("Δ", f"{task}_delta", "delta"))
     columns.append(("# Params", "params", "params"))
@@ -268,7 +286,7 @@ def missing_lines(rows: list[Row], tasks: list[str], hint: str) -> list[str]:
     return lines
 
 
-def plot_kept_vs_dev(exp_dir: str, path: str) -> bool:
+def plot_kept_vs_dev(exp_dir: str, path: str, metrics: dict[str, str]) -> bool:
     """Dev score against kept % per task from Step 1 (single/cp, and single-nomtw/cp if present), the chosen
     rounds starred; False (no file) when no Step 1 has recorded a round."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -277,7 +295,7 @@ def plot_kept_vs_dev(exp_dir: str, path: str) -> bool:
     arms = {"MTW": ("single/cp", "mtl/mask"), "no MTW": ("single-nomtw/cp", "mtl/mask-nomtw")}
     curves = {label: (read_step1(os.path.join(exp_dir, cp)), chosen_rounds(os.path.join(exp_dir, mask, "selection.json")))
               for label, (cp, mask) in arms.items()}
-    tasks = ordered_tasks({t.task for found, _ in curves.values() for t in found if t.records})
+    tasks = ordered_tasks(t.task for found, _ in curves.values() for t in found if t.records)
     if not tasks:
         return False
     figure = Figure(figsize=(4.2 * len(tasks), 3.6), layout="constrained")
@@ -286,7 +304,7 @@ def plot_kept_vs_dev(exp_dir: str, path: str) -> bool:
         for (label, (found, chosen)), style in zip(curves.items(), ("o-", "s--")):
             for step1 in (t for t in found if t.task == task and t.records):
                 plot_curve(ax, step1.records, chosen.get(task), style, label)
-        format_axes(ax, task)
+        format_axes(ax, task, metrics)
     figure.savefig(path, dpi=120)
     return True
 
@@ -299,7 +317,7 @@ def plot_curve(ax, records: list[dict], chosen: int | None, style: str, label: s
         ax.plot(r["kept"], r["dev"], "*", markersize=14, color=line.get_color())
 
 
-def format_axes(ax, task: str) -> None:
+def format_axes(ax, task: str, metrics: dict[str, str]) -> None:
     """Kept % on a log axis, decreasing to the right as pruning proceeds, with plain tick labels."""
     from matplotlib.ticker import NullFormatter
 
@@ -309,7 +327,7 @@ def format_axes(ax, task: str) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlim(max(limits), min(limits))
     ax.set_xlabel("kept % of prunable weights")
-    ax.set_ylabel(f"dev {TASK_LABELS.get(task, task)}")
+    ax.set_ylabel(f"dev {task_label(task, metrics)}")
     ax.set_title(task)
     ax.legend(title="★ chosen subnet", fontsize="small")
 
@@ -321,6 +339,75 @@ def chosen_rounds(selection: str) -> dict[str, int]:
     return {c["task"]: c["round"] for c in read_json(selection)["chosen"]}
 
 
+def find_metrics(exp_dir: str) -> list[tuple[str, list[dict]]]:
+    """Every metrics.jsonl under exp_dir (the report folder aside) as (folder relative to exp_dir, records)."""
+    found = []
+    for folder, dirs, files in os.walk(exp_dir):
+        dirs[:] = sorted(d for d in dirs if d not in ("report", "data", "log"))
+        if METRICS_FILE in files:
+            records = read_metrics(os.path.join(folder, METRICS_FILE))
+            if records:
+                found.append((os.path.relpath(folder, exp_dir), records))
+    return found
+
+
+def curve(records: list[dict], task: str) -> tuple[list[int], list[float], list[int]]:
+    """A run's dev score of `task` per epoch, Step 1's rounds one after another (x counts every epoch trained),
+    and the indices where a Step 1 round starts."""
+    points = sorted((r for r in records if task in r.get("dev", {})), key=lambda r: (r.get("round", 0), r["epoch"]))
+    starts = [i for i, r in enumerate(points) if r.get("stage") == "step1" and r["epoch"] == 1]
+    return list(range(1, len(points) + 1)), [r["dev"][task] for r in points], starts
+
+
+def plot_learning_curves(exp_dir: str, path: str, metrics: dict[str, str]) -> list[str]:
+    """Dev score per epoch, one panel per task and one line per run (a Step 1 task folder: all its rounds in a
+    row, a dot where each round starts); returns the folders plotted ([] and no file when none has metrics.jsonl)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    runs = find_metrics(exp_dir)
+    tasks = ordered_tasks(t for _, records in runs for r in records for t in r.get("dev", {}))
+    if not tasks:
+        return []
+    figure = Figure(figsize=(4.2 * len(tasks), 3.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    for ax, task in zip(figure.subplots(1, len(tasks), squeeze=False)[0], tasks):
+        for folder, records in runs:
+            x, y, starts = curve(records, task)
+            if x:
+                line, = ax.plot(x, y, "-", label=folder)
+                ax.plot([x[i] for i in starts], [y[i] for i in starts], ".", color=line.get_color())
+        ax.set_xlabel("epoch (Step 1: rounds in a row)")
+        ax.set_ylabel(f"dev {task_label(task, metrics)}")
+        ax.set_title(task)
+        ax.legend(fontsize="x-small")
+    figure.savefig(path, dpi=120)
+    return [folder for folder, _ in runs]
+
+
+def compare_run(exp_dir: str, name: str) -> str:
+    """The closing table of run_<setting>.sh all: per task (data order) the test score of Step 1's dense round 0,
+    of the subnet Step 2 chose (trained alone), of joint training in mtl/<name>, and joint − dense."""
+    results_path = os.path.join(exp_dir, "mtl", name, "results.json")
+    if not os.path.isfile(results_path):
+        raise FileNotFoundError(f"{results_path}: no finished Step 3 run {name!r} (run_<setting>.sh mtl or all)")
+    joint = read_json(results_path)["tasks"]
+    step1 = {t.task: t.records for t in read_step1(os.path.join(exp_dir, "single", "cp"))}
+    selection = os.path.join(exp_dir, "mtl", "mask", "selection.json")
+    chosen = {c["task"]: c for c in read_json(selection)["chosen"]} if os.path.isfile(selection) else {}
+    metrics = run_metrics(os.path.join(exp_dir, "mtl", name))
+    table = Table([("Task", "task", "text"), ("Single task (Step 1 round 0)", "dense", "score"),
+                   ("Subnet alone (Step 1)", "subnet", "score"), ("Kept %", "kept", "score"),
+                   ("Sparse sharing (Step 3)", "joint", "score"), ("Δ joint − single", "delta", "delta")])
+    for task, row in joint.items():
+        dense = next((r["test"] for r in step1.get(task, []) if r["round"] == 0), None)
+        subnet = chosen.get(task, {})
+        table.rows.append([task_label(task, metrics), dense, subnet.get("test"), row.get("kept"), row["test"],
+                           None if dense is None else row["test"] - dense])
+    return (f"Test scores, run mtl/{name} (selected on dev); Step 1 here starts from the warmup weights:\n"
+            + table.markdown())
+
+
 def negative_section(exp_dir: str) -> tuple[list[str], list[str], Table | None]:
     """Markdown lines, missing-run lines and the table of the negative-transfer runs under <exp_dir>/negative
     (single task = Step 1 round 0, hard and sparse sharing); nothing when that folder is absent."""
@@ -330,7 +417,7 @@ def negative_section(exp_dir: str) -> tuple[list[str], list[str], Table | None]:
     single = single_task_row(exp_dir, "negative/single/cp")
     rows = [single, *(joint_row(system, runs, system.lower()) for system in ("Hard sharing", "Sparse sharing"))]
     tasks = row_tasks(rows, ("ner", "pp"))
-    table = score_table(rows, tasks, single)
+    table = score_table(rows, tasks, single, run_metrics(os.path.join(exp_dir, "negative")))
     lines = ["## Negative transfer: NER + position prediction (test)", "",
              "Δ = system − single task. The paper: single 71.05 / 99.21, hard 61.62 / 99.50, sparse 71.46 / 99.45 "
              "(NER / PP).", "", table.markdown(), "", *source_lines(rows), ""]
@@ -350,9 +437,10 @@ def write_report(exp_dir: str, out_dir: str, setting: str) -> list[str]:
     nomtw = joint_row("Sparse sharing (no MTW)", runs, NOMTW_SYSTEM)
     tasks = row_tasks(rows + [nomtw], DEFAULT_TASKS)
     masks = read_masks(os.path.join(exp_dir, "mtl", "mask"))
-    tables = {"main": score_table(rows, tasks, single),
+    metrics = run_metrics(exp_dir)
+    tables = {"main": score_table(rows, tasks, single, metrics),
               "mtw": score_table([nomtw, Row("Sparse sharing (MTW)", sparse.scores, sparse.params, sparse.source)],
-                                 tasks, nomtw),
+                                 tasks, nomtw, metrics),
               "overlap": overlap_table(masks, sparse, hard, ordered_tasks(masks) or tasks)}
     neg_lines, neg_missing, neg_table = negative_section(exp_dir)
     if neg_table is not None:
@@ -363,21 +451,25 @@ def write_report(exp_dir: str, out_dir: str, setting: str) -> list[str]:
         table.write_csv(os.path.join(out_dir, f"{name}.csv"))
         written.append(os.path.join(out_dir, f"{name}.csv"))
     figure = os.path.join(out_dir, "kept_vs_dev.png")
-    plotted = plot_kept_vs_dev(exp_dir, figure)
+    plotted = plot_kept_vs_dev(exp_dir, figure, metrics)
     written += [figure] if plotted else []
+    curves_path = os.path.join(out_dir, "learning_curves.png")
+    curves = plot_learning_curves(exp_dir, curves_path, metrics)
+    written += [curves_path] if curves else []
     missing = (missing_lines(rows + [nomtw], tasks, f"`bash run_{setting}.sh baselines`")
                + ([] if masks else ["- Mask overlap: no masks in `mtl/mask/`"])
                + [f"- {line}" for line in skipped]
                + ([] if plotted else ["- kept_vs_dev.png: no Step 1 scores in `single/cp/` or `single-nomtw/cp/`"])
+               + ([] if curves else ["- learning_curves.png: no run has a metrics.jsonl"])
                + neg_missing)
-    markdown = render(setting, exp_dir, tables, rows + [nomtw], neg_lines, plotted, missing)
+    markdown = render(setting, exp_dir, tables, rows + [nomtw], neg_lines, plotted, curves, missing)
     with open(os.path.join(out_dir, "report.md"), "w", encoding="utf-8") as f:
         f.write(markdown)
     return [os.path.join(out_dir, "report.md")] + written
 
 
 def render(setting: str, exp_dir: str, tables: dict[str, Table], rows: list[Row], neg_lines: list[str],
-           plotted: bool, missing: list[str]) -> str:
+           plotted: bool, curves: list[str], missing: list[str]) -> str:
     """The Markdown report."""
     lines = [f"# Sparse sharing: {setting}", "",
              f"Runs read from `{exp_dir}`. Test scores of the checkpoint selected on dev; Δ = system − single task; "
@@ -392,5 +484,9 @@ def render(setting: str, exp_dir: str, tables: dict[str, Table], rows: list[Row]
              tables["overlap"].markdown(), "", *neg_lines]
     if plotted:
         lines += ["## Step 1: dev score against kept %", "", "![dev score against kept %](kept_vs_dev.png)", ""]
+    if curves:
+        lines += ["## Learning curves", "", "Dev score per epoch of every run with a `metrics.jsonl` (Step 1: a task's "
+                  "rounds one after another, a dot where a round starts):", "",
+                  "![learning curves](learning_curves.png)", "", *(f"- `{folder}/metrics.jsonl`" for folder in curves), ""]
     lines += ["## Missing", ""] + (missing or ["- nothing"])
     return "\n".join(lines) + "\n"

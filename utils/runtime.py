@@ -13,8 +13,20 @@ from utils.batching import BATCHINGS
 from utils.dataset import Dataset
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """-h with each flag's default, except where there is none to show (None, or off for a switch) or the help
+    text names it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False or "(default:" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def add_model_args(parser: argparse.ArgumentParser) -> None:
-    """Flags of the base network and of optimisation, with the paper's defaults."""
+    """Flags of the base network and of optimisation, with the paper's defaults. Sets the parser's help formatter
+    to HelpFormatter, so that -h shows no '(default: None)'."""
+    parser.formatter_class = HelpFormatter
     parser.add_argument("--data_path", default="data/processed/conll03", help="processed data folder from prepare-data.py (default: %(default)s)")
     parser.add_argument("--arch", default="cnn-lstm", choices=ARCHITECTURES, help="architecture (default: %(default)s)")
     parser.add_argument("--hidden_size", type=int, default=200, help="BiLSTM hidden size per direction (default: %(default)s)")

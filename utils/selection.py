@@ -1,6 +1,7 @@
 """Step 2: choose one subnet per task (the paper's rule: best dev score, the sparsest among equals, or the rounds
 given by hand) and gather the chosen masks and the shared rewind point into the masks folder of Step 3."""
 import argparse
+import filecmp
 import json
 import os
 import shutil
@@ -56,9 +57,37 @@ def same_rewind_point(paths: list[str]) -> None:
                              f"point (same --seed, data and --init_weights)")
 
 
-def prepare_masks(single_dir: str, out_dir: str, rounds: list[int] | None = None, tolerance: float = 0.0) -> list[dict]:
+class SelectionExists(ValueError):
+    """The masks folder holds a different choice of subnets, and replacing it was not asked for."""
+
+
+def describe(chosen: list[dict]) -> str:
+    """A choice in one phrase, e.g. "pos round 3, ner round 5"."""
+    return ", ".join(f"{c['task']} round {c['round']}" for c in chosen)
+
+
+def same_selection(out_dir: str, chosen: list[dict], init: str) -> bool | None:
+    """Whether <out_dir> holds exactly this choice (same tasks, rounds and mask and rewind-point files);
+    None when it holds no selection."""
+    path = os.path.join(out_dir, "selection.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        old = json.load(f).get("chosen", [])
+    if [(c.get("task_id"), c.get("task"), c.get("round")) for c in old] != \
+            [(c["task_id"], c["task"], c["round"]) for c in chosen]:
+        return False
+    pairs = [(c["source"], os.path.join(out_dir, f"{c['task_id']}.th")) for c in chosen]
+    pairs.append((init, os.path.join(out_dir, "init_weights.th")))
+    return all(os.path.isfile(b) and filecmp.cmp(a, b, shallow=False) for a, b in pairs)
+
+
+def prepare_masks(single_dir: str, out_dir: str, rounds: list[int] | None = None, tolerance: float = 0.0,
+                  overwrite: bool = False) -> list[dict]:
     """Copy the chosen round's mask of each task to <out_dir>/<task_id>.th and the rewind point to
-    <out_dir>/init_weights.th; record the choice in selection.json. Returns the chosen rows."""
+    <out_dir>/init_weights.th; record the choice in selection.json. Returns the chosen rows. A different choice
+    already in <out_dir> is replaced only with `overwrite` (SelectionExists otherwise): Step 3 runs started from
+    it keep their own copies, but a run started later would silently train other subnets."""
     dirs = task_dirs(single_dir)
     if rounds is not None and len(rounds) != len(dirs):
         raise ValueError(f"{len(rounds)} rounds given for {len(dirs)} tasks in {single_dir}")
@@ -79,10 +108,17 @@ def prepare_masks(single_dir: str, out_dir: str, rounds: list[int] | None = None
         with open(os.path.join(directory, "config.json"), encoding="utf-8") as f:
             task = json.load(f)["task"]
         chosen.append({"task_id": i, "task": task, **row, "source": mask_file(directory, row["round"])})
+    init = os.path.join(dirs[0], "init_weights.th")
+    if same_selection(out_dir, chosen, init) is False and not overwrite:
+        with open(os.path.join(out_dir, "selection.json"), encoding="utf-8") as f:
+            old = json.load(f).get("chosen", [])
+        raise SelectionExists(f"{out_dir} holds another choice of subnets ({describe(old)}) than this one "
+                              f"({describe(chosen)}, from {single_dir}): pass --overwrite (OVERWRITE=1 for "
+                              f"run_<setting>.sh) to replace it, or write to another folder (--out_dir, MASK_DIR)")
     os.makedirs(out_dir, exist_ok=True)
     for row in chosen:
         shutil.copyfile(row["source"], os.path.join(out_dir, f"{row['task_id']}.th"))
-    shutil.copyfile(os.path.join(dirs[0], "init_weights.th"), os.path.join(out_dir, "init_weights.th"))
+    shutil.copyfile(init, os.path.join(out_dir, "init_weights.th"))
     with open(os.path.join(out_dir, "selection.json"), "w", encoding="utf-8") as f:
         json.dump({"rule": "manual" if rounds is not None else "best dev, sparsest among ties",
                    "single_dir": single_dir, "chosen": chosen}, f, indent=2)
@@ -95,9 +131,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out_dir", required=True, help="masks folder for train_mtl.py --masks_path")
     parser.add_argument("--rounds", nargs="*", type=int, default=None, help="one round per task (default: automatic choice)")
     parser.add_argument("--tolerance", type=float, default=0.0, help="dev scores within this many points count as equal")
+    parser.add_argument("--overwrite", action="store_true", help="replace a different choice already in --out_dir")
     args = parser.parse_args(argv)
     try:
-        chosen = prepare_masks(args.single_dir, args.out_dir, args.rounds or None, args.tolerance)
+        chosen = prepare_masks(args.single_dir, args.out_dir, args.rounds or None, args.tolerance, args.overwrite)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
