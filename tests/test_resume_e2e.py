@@ -1,0 +1,98 @@
+"""End to end: a budget `run_conll03.sh all` killed with SIGKILL (the whole process group, as a crash or the OOM
+killer would) once in Step 1 and once in Step 3, then re-run with the same NAME, ends with the same scores and
+weights as an uninterrupted run; re-running the finished run does nothing."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+BUDGET = {"TRAIN_LIMIT": "80", "EVAL_LIMIT": "40", "EPOCHS": "2", "PRUNING_ITER": "1", "FINAL_RATE": "0.5",
+          "WARMUP_EPOCHS": "1", "MTL_EPOCHS": "2", "HIDDEN_SIZE": "16", "JOBS": "1", "DEVICE": "cpu", "NAME": "r",
+          "OMP_NUM_THREADS": "1"}
+
+
+def environment(processed: Path, exp: Path) -> dict:
+    return {**os.environ, **BUDGET, "PYTHON": sys.executable, "PROCESSED": str(processed), "EXP_DIR": str(exp)}
+
+
+def run_all(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", "run_conll03.sh", "all"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def kill_when(env: dict, ready, rng: random.Random) -> None:
+    """Start `all`, wait until `ready()` holds, wait a random moment more, then SIGKILL the whole process group."""
+    process = subprocess.Popen(["bash", "run_conll03.sh", "all"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 300
+        while not ready() and process.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert process.poll() is None, "the run ended before the kill point"
+        time.sleep(rng.uniform(0.0, 0.5))
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def outcome(exp: Path) -> dict:
+    """Every weight and mask tensor of Step 1 and Step 3, and their scores without timings."""
+    out = {}
+    for folder in [*sorted((exp / "single/cp").iterdir()), exp / "mtl/r"]:
+        for path in sorted(folder.glob("*.th")):
+            out[f"{folder.name}/{path.name}"] = torch.load(path, weights_only=True)
+    for path in [*sorted((exp / "single/cp").glob("*/scores.jsonl")), exp / "mtl/r/results.json"]:
+        records = [json.loads(line) for line in path.read_text().splitlines()] if path.suffix == ".jsonl" \
+            else [json.loads(path.read_text())]
+        out[str(path.relative_to(exp))] = untimed(records)
+    return out
+
+
+def untimed(obj):
+    if isinstance(obj, dict):
+        return {k: untimed(v) for k, v in obj.items() if k != "seconds"}
+    if isinstance(obj, list):
+        return [untimed(v) for v in obj]
+    return obj
+
+
+def same(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def test_killed_twice_and_resumed_equals_uninterrupted(processed_conll03, tmp_path):
+    reference = tmp_path / "reference"
+    done = run_all(environment(processed_conll03, reference))
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    exp = tmp_path / "killed"
+    env = environment(processed_conll03, exp)
+    rng = random.Random(os.getpid())
+    kill_when(env, lambda: any((exp / "single/cp").glob("*/resume.th")), rng)
+    assert not (exp / "mtl/r/results.json").exists()
+    kill_when(env, lambda: (exp / "mtl/r/resume.th").exists(), rng)
+    assert not (exp / "mtl/r/results.json").exists()
+    resumed = run_all(env)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+    got, expected = outcome(exp), outcome(reference)
+    assert got.keys() == expected.keys()
+    different = [name for name in expected if not same(got[name], expected[name])]
+    assert different == []
+
+    again = run_all(env)
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert same(outcome(exp), expected)
