@@ -38,7 +38,8 @@ def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, colum
     if args.type == "ptb":
         if not (args.pos and args.chunk and args.ner):
             parser.error("ptb needs --pos WSJ_DIR (train/dev/test.pos), --chunk CONLL2000_DIR and --ner CONLL2003_DIR")
-        return read_ptb(args.pos, args.chunk, args.ner, dev_fraction=args.dev_fraction, seed=args.seed)
+        return read_ptb(args.pos, args.chunk, args.ner, dev_fraction=args.dev_fraction, seed=args.seed,
+                        pos_standin=args.pos_standin)
     if args.type == "columns":
         return read_column_tasks(columns, args.word_column, args.dev_fraction, args.seed)
     if not args.dir:
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--embedding", help="GloVe text file (any dimension, .gz allowed, word2vec header line allowed), e.g. glove.6B.100d.txt")
     parser.add_argument("--embedding_dim", type=int, default=100, help="dimension of random word vectors when --embedding is not given")
     parser.add_argument("--dev_fraction", type=float, default=0.1, help="ptb: share of CoNLL-2000 train held out as chunking dev; columns: share of train held out as dev for a task without a dev file")
+    parser.add_argument("--pos_standin", type=float, default=None, metavar="FRACTION", help="ptb without WSJ sections 0-18: ignore train.pos and split dev.pos (sections 19-21) into train and this share of dev, seeded by --seed")
     parser.add_argument("--seed", type=int, default=1, help="seed for random vectors and the dev hold-out (ptb, columns)")
     parser.add_argument("--out", help="output folder (default: data/processed/<type>); written only once complete")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder (once the new one is complete)")

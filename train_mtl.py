@@ -9,6 +9,7 @@ import sys
 import time
 
 from models import get_model
+from utils import distributed
 from utils.checkpoint import load_weights, save_state
 from utils.dataset import Dataset
 from utils.masks import load_mask, overlap_ratio, to_device
@@ -178,6 +179,11 @@ def clear_run_dir(run_dir: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    try:
+        context = distributed.setup(args.device)
+    except (ValueError, RuntimeError) as error:
+        fail(f"torchrun: {error}")
+    args.device = context.device
     generator = set_seed(args.seed)
     data = load_data(args)
     ids = task_ids(args.tasks, data)
@@ -188,13 +194,21 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"--save_dir/--exp_name: {run_dir} is not a folder")
     if args.evaluate and state != "complete":
         fail(f"--evaluate: {run_dir} is not a finished run (no results.json)")
+    init = args.init_weights or (os.path.join(args.masks_path, "init_weights.th") if args.masks_path else None)
     if not args.evaluate and not args.overwrite:
-        if state == "complete" and args.resume:
-            print(f"{run_dir}: already finished (results.json); nothing to do")
-            return
         if state != "new" and not args.resume:
             fail(f"{run_dir} exists and holds a {'finished' if state == 'complete' else 'stopped'} run: pass --resume "
                  f"to continue it, --overwrite to replace it, or choose another --exp_name")
+        if state != "new":
+            try:
+                config_path = os.path.join(run_dir, "config.json")
+                check_same_settings(config_path, read_json(config_path), {**vars(args), "init_weights": init},
+                                    RESUME_FREE)
+            except (FileNotFoundError, ValueError) as error:
+                fail(str(error))
+        if state == "complete":
+            print(f"{run_dir}: already finished (results.json); nothing to do")
+            return
     resuming = state == "partial" and args.resume and not args.overwrite
     own_copies = os.path.join(run_dir, "masks")
     masks_dir = own_copies if (args.evaluate or resuming) and os.path.isdir(own_copies) else args.masks_path
@@ -202,10 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     model = get_model(args.arch, data, args.hidden_size, args.n_layer, args.dropout, args.crf)
     try:
         records = load_masks(masks_dir, model, data, ids)
-        init = args.init_weights or (os.path.join(args.masks_path, "init_weights.th") if args.masks_path else None)
         if resuming:
-            check_same_settings(os.path.join(run_dir, "config.json"), read_json(os.path.join(run_dir, "config.json")),
-                                vars(args), RESUME_FREE)
             init = os.path.join(run_dir, "init_weights.th") if init else None
         if args.evaluate:
             load_weights(model, best_path)
@@ -219,23 +230,25 @@ def main(argv: list[str] | None = None) -> None:
     pad = data.words.padding_idx
 
     if not args.evaluate:
-        try:
-            lock = RunLock(run_dir).acquire()
-        except (RunFolderBusy, OSError) as error:
-            fail(str(error))
-        if run_state(run_dir) != state:
-            fail(f"{run_dir} was written by another run meanwhile; start again with --resume")
-        saved = None
-        if args.overwrite:
-            clear_run_dir(run_dir)
-        if resuming:
-            saved = load_training_state(run_dir)
-            print(f"{run_dir}: resuming" + (f" after epoch {saved['epoch']}" if saved else " from the start"),
-                  file=sys.stderr)
-        else:
-            keep_copies(args, run_dir, ids, init)
-            write_json(os.path.join(run_dir, "config.json"), {**vars(args), "init_weights": init})
-            save_data_snapshot(data, run_dir)
+        context.barrier()  # every rank has read the run folder before rank 0 claims and writes it
+        saved = load_training_state(run_dir) if resuming else None
+        if context.is_main:
+            try:
+                lock = RunLock(run_dir).acquire()
+            except (RunFolderBusy, OSError) as error:
+                fail(str(error))
+            if run_state(run_dir) != state:
+                fail(f"{run_dir} was written by another run meanwhile; start again with --resume")
+            if args.overwrite:
+                clear_run_dir(run_dir)
+            if resuming:
+                print(f"{run_dir}: resuming" + (f" after epoch {saved['epoch']}" if saved else " from the start"),
+                      file=sys.stderr)
+            else:
+                keep_copies(args, run_dir, ids, init)
+                write_json(os.path.join(run_dir, "config.json"),
+                           {**vars(args), "init_weights": init, "world_size": context.world_size})
+                save_data_snapshot(data, run_dir)
 
         def save_best(epoch: int) -> None:
             save_state(model.state_dict(), best_path)
@@ -254,17 +267,22 @@ def main(argv: list[str] | None = None) -> None:
                                  generator=generator, on_best=save_best, on_epoch=save_epoch,
                                  clip_value=args.clip_value, print_every=args.print_every,
                                  warmup_steps=args.warmup_steps, batching=args.batching, state=saved,
-                                 checkpoint=checkpoint)
-        except NonFiniteLoss as error:
+                                 checkpoint=checkpoint, context=context)
+        except (NonFiniteLoss, ValueError) as error:
             fail(str(error))
         except OSError as error:
             fail(f"writing to {run_dir}: {error.strerror or error}; the last finished epoch is kept, resume with --resume")
+        if not context.is_main:
+            return
         load_weights(model, best_path)
         model.to(args.device)
+    elif not context.is_main:
+        return
 
     results = score_run(args, model, data, tasks, records)
     if not args.evaluate:
         results.update({"selected_epoch": result.best_epoch, "epochs": args.epochs, "sampling": args.sampling,
+                        "world_size": context.world_size,
                         "sampling_counts": result.counts, "history": [vars(h) for h in result.history]})
     write_json(os.path.join(run_dir, "evaluation.json" if args.evaluate else "results.json"), results)
     if not args.evaluate:

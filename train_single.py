@@ -60,20 +60,24 @@ def main(argv: list[str] | None = None) -> None:
     if state != "new" and not args.resume:
         fail(f"{out_dir} exists and holds a {'finished' if state == 'complete' else 'stopped'} Step 1 run: pass "
              f"--resume to continue it, or remove it / choose another --exp_name or --save_dir")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        fail(f"--save_dir {args.save_dir}: {out_dir} is not a folder")
+    config = {**vars(args), "task": task.name}
+    if state != "new":
+        try:
+            config_path = os.path.join(out_dir, "config.json")
+            check_same_settings(config_path, read_json(config_path), config, RESUME_FREE)
+        except (FileNotFoundError, ValueError) as error:
+            fail(str(error))
     if state == "complete":
         print(f"{out_dir}: Step 1 of {task.name} already finished; nothing to do")
         return
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        fail(f"--save_dir {args.save_dir}: {out_dir} is not a folder")
 
     model = get_model(args.arch, data, args.hidden_size, args.n_layer, args.dropout, args.crf)
-    config = {**vars(args), "task": task.name}
     resumed = None
     try:
         names = prunable_names(model, args.need_cut)
         if state == "partial":
-            saved = read_json(os.path.join(out_dir, "config.json"))
-            check_same_settings(os.path.join(out_dir, "config.json"), saved, config, RESUME_FREE)
             load_weights(model, os.path.join(out_dir, "init_weights.th"))
             resumed = load_training_state(out_dir)
         elif args.init_weights:

@@ -185,19 +185,28 @@ def _hold_out(sentences: list[Sentence], fraction: float, seed: int,
     return train, [sentence for index, sentence in enumerate(sentences) if index in dev]
 
 
-def read_ptb(pos: str, chunk: str, ner: str, dev_fraction: float = 0.1, seed: int = 1) -> Corpus:
+def read_ptb(pos: str, chunk: str, ner: str, dev_fraction: float = 0.1, seed: int = 1,
+             pos_standin: float | None = None) -> Corpus:
     """Read the paper's "ptb" setting, where each task has its own corpus and sentences.
 
     POS: WSJ `{train,dev,test}.pos` in `pos`. Chunk: CoNLL-2000 `train.txt`/`test.txt` in `chunk`; CoNLL-2000 has
     no dev set, so dev is `round(dev_fraction * n)` train sentences picked by `random.Random(seed).shuffle`
     (the rest stay train; both keep file order). NER: CoNLL-2003 `{train,dev,test}.txt` in `ner`, as BIOES.
+    With `pos_standin`, a stand-in for users without WSJ sections 0-18: train.pos is not read, and `dev.pos`
+    (sections 19-21) is held out the same way into train and a `pos_standin` share of dev.
     """
     if not 0 < dev_fraction < 1:
         raise ValueError(f"dev_fraction must be between 0 and 1 (exclusive), got {dev_fraction}")
     chunk_path = os.path.join(chunk, "train.txt")
     chunk_train, chunk_dev = _hold_out(_read_tagged(chunk_path, _CHUNK)["chunk"], dev_fraction, seed, chunk_path)
+    pos_splits = {split: os.path.join(pos, f"{split}.pos") for split in SPLITS}
+    if pos_standin is None:
+        pos_data = {split: _read_tagged(path, _POS)["pos"] for split, path in pos_splits.items()}
+    else:
+        train, dev = _hold_out(_read_tagged(pos_splits["dev"], _POS)["pos"], pos_standin, seed, pos_splits["dev"])
+        pos_data = {"train": train, "dev": dev, "test": _read_tagged(pos_splits["test"], _POS)["pos"]}
     return {
-        "pos": {split: _read_tagged(os.path.join(pos, f"{split}.pos"), _POS)["pos"] for split in SPLITS},
+        "pos": pos_data,
         "chunk": {
             "train": chunk_train,
             "dev": chunk_dev,

@@ -90,4 +90,5 @@ def check_same_settings(path: str, saved: dict, current: dict, ignore: tuple[str
     for key, value in current.items():
         if key not in ignore and key in saved and saved[key] != value:
             raise ValueError(f"--{key} {value!r} differs from {saved[key]!r} in {path}: resume with the run's "
-                             f"own settings, or start a new run")
+                             f"own settings, or start a new run elsewhere (run_*.sh: another EXP_DIR or NAME, or "
+                             f"OVERWRITE=1)")
