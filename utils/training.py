@@ -43,14 +43,18 @@ def inverse_time_decay(optimizer: torch.optim.Optimizer, decay: float = 0.05) ->
 
 
 def train_step(model: nn.Module, mask: Mask | None, task: int, batch: Batch, optimizer: torch.optim.Optimizer,
-               clip_norm: float | None = None, clip_value: float | None = None) -> float:
-    """One gradient step of `task`'s subnet on one batch; returns the loss."""
+               clip_norm: float | None = None, clip_value: float | None = None,
+               reduce: Callable[[list[nn.Parameter], torch.Tensor], torch.Tensor] | None = None) -> float:
+    """One gradient step of `task`'s subnet on one batch; returns the loss. `reduce`, called between backward
+    and clipping, may average the gradients (in place) and the loss over data-parallel ranks."""
     model.train()
     optimizer.zero_grad(set_to_none=True)
     logits = masked_forward(model, mask, task, batch.words, batch.seq_len)
     loss = model.heads.loss(task, logits, batch.tags, batch.seq_len)
     loss.backward()
     params = [p for p in model.parameters() if p.grad is not None]
+    if reduce is not None:
+        loss = reduce(params, loss)
     if clip_norm is not None:
         nn.utils.clip_grad_norm_(params, clip_norm)
     if clip_value is not None:
