@@ -1,5 +1,7 @@
 """Subnet masks: one boolean tensor (True = kept) per prunable weight of the encoder, applied inside the
 forward computation so that a pruned weight has no effect and receives exactly zero gradient."""
+import weakref
+
 import torch
 from torch import nn
 from torch.func import functional_call
@@ -39,12 +41,44 @@ def kept_fraction(mask: Mask) -> float:
     return count_kept(mask) / count_total(mask)
 
 
+_FACTORS: dict[int, tuple[weakref.ref, int, torch.Tensor]] = {}
+
+
+def _factor(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The mask as 0/1 numbers of `dtype`, converted once per mask tensor (again if it was changed in place):
+    multiplying by it gives exactly weight ⊙ mask, twice as fast as multiplying by the booleans."""
+    key = id(mask)
+    cached = _FACTORS.get(key)
+    if cached is not None and cached[0]() is mask and cached[1] == mask._version and cached[2].dtype == dtype:
+        return cached[2]
+    for stale in [k for k, (ref, _, _) in _FACTORS.items() if ref() is None]:
+        del _FACTORS[stale]
+    factor = mask.to(dtype)
+    _FACTORS[key] = (weakref.ref(mask), mask._version, factor)
+    return factor
+
+
+def masked_weights(model: nn.Module, mask: Mask) -> dict[str, torch.Tensor]:
+    """weight ⊙ mask for every masked weight, differentiable with respect to the stored parameters."""
+    weights = {}
+    for name, m in mask.items():
+        param = model.get_parameter(name)
+        weights[name] = param * _factor(m, param.dtype)
+    return weights
+
+
 def masked_forward(model: nn.Module, mask: Mask | None, *args, **kwargs):
     """Run `model(*args)` with each masked weight replaced by weight ⊙ mask, without touching the stored
     parameters: no state copy, and the gradient of a pruned entry is zero by construction."""
     if mask is None:
         return model(*args, **kwargs)
-    weights = {name: model.get_parameter(name) * m for name, m in mask.items()}
+    return functional_call(model, masked_weights(model, mask), args, kwargs)
+
+
+def forward_with(model: nn.Module, weights: dict[str, torch.Tensor] | None, *args, **kwargs):
+    """Run `model(*args)` with some weights replaced (e.g. masked_weights computed once for a whole evaluation)."""
+    if weights is None:
+        return model(*args, **kwargs)
     return functional_call(model, weights, args, kwargs)
 
 

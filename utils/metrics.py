@@ -4,7 +4,7 @@ from collections import Counter
 from typing import Protocol
 
 import torch
-from fastNLP import SpanFPreRecMetric, Vocabulary
+from fastNLP import Vocabulary
 from fastNLP.core.utils import seq_len_to_mask
 
 
@@ -33,16 +33,48 @@ class TokenAccuracy:
 
 
 class SpanF1:
-    """Micro F1 over exact-match spans decoded from BIO or BIOES tags, as conlleval counts them."""
+    """Micro F1 over exact-match spans decoded from BIO or BIOES tags, as conlleval counts them: the same spans,
+    counts and rounding as fastNLP's SpanFPreRecMetric, decoded from tag ids (no per-token strings)."""
 
     def __init__(self, tags: Vocabulary, scheme: str) -> None:
-        self._metric = SpanFPreRecMetric(tag_vocab=tags, encoding_type=scheme)
+        lowered = [tags.to_word(i).lower() for i in range(len(tags))]
+        self._prefix = [tag[:1] for tag in lowered]
+        self._label = [tag[2:] for tag in lowered]
+        self._continues = ("i", "e") if scheme == "bioes" else ("i",)
+        self._opens = ("b", "s") if scheme == "bioes" else ("b",)
+        self.tp = self.fp = self.fn = 0
+
+    def _spans(self, ids: list[int]) -> list[tuple[str, int, int]]:
+        """fastNLP's _bio(es)_tag_to_spans on ids: B (and S) open a span, I (and E) continue one of the same
+        label right after B or I, O is skipped, anything else opens a span of its own."""
+        spans, prev = [], None
+        for i, tag in enumerate(ids):
+            prefix, label = self._prefix[tag], self._label[tag]
+            if prefix in self._opens:
+                spans.append([label, i, i])
+            elif prefix in self._continues and prev in ("b", "i") and label == spans[-1][0]:
+                spans[-1][2] = i
+            elif prefix != "o":
+                spans.append([label, i, i])
+            prev = prefix
+        return [(label, start, end + 1) for label, start, end in spans]
 
     def update(self, pred: torch.Tensor, target: torch.Tensor, seq_len: torch.Tensor) -> None:
-        self._metric.evaluate(pred.cpu(), target.cpu(), seq_len.cpu())
+        for p, g, n in zip(pred.tolist(), target.tolist(), seq_len.tolist()):
+            gold = self._spans(g[:n])
+            if p[:n] == g[:n]:
+                self.tp += len(gold)
+                continue
+            guessed, expected = Counter(self._spans(p[:n])), Counter(gold)
+            hit = sum((guessed & expected).values())
+            self.tp += hit
+            self.fp += sum(guessed.values()) - hit
+            self.fn += len(gold) - hit
 
     def score(self) -> float:
-        return 100.0 * self._metric.get_metric(reset=False)["f"]
+        pre = self.tp / (self.fp + self.tp + 1e-13)
+        rec = self.tp / (self.fn + self.tp + 1e-13)
+        return 100.0 * round(2 * pre * rec / (pre + rec + 1e-13), 6)
 
 
 Span = tuple[str, int, int]

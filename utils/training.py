@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from utils.batching import Batch, collate, epoch_batches, sorted_batches
 from utils.dataset import TaskData
-from utils.masks import Mask, masked_forward
+from utils.masks import Mask, forward_with, masked_forward, masked_weights
 from utils.metrics import make_lenient_metric, make_metric
 from utils.resume import rng_state, set_rng_state
 
@@ -63,15 +63,17 @@ def train_step(model: nn.Module, mask: Mask | None, task: int, batch: Batch, opt
     return loss.item()
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def _score(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, split: str, batch_size: int,
            device: torch.device | str, pad_index: int, metric) -> float:
-    """Feed the subnet's predictions on one split to `metric` and return its score."""
+    """Feed the subnet's predictions on one split to `metric` and return its score (the masked weights are
+    computed once for the whole split)."""
     model.eval()
     data = task.splits[split]
+    weights = None if mask is None else masked_weights(model, mask)
     for indices in sorted_batches(data.lengths, max(batch_size, 32)):
         batch = collate(data, indices, pad_index, device)
-        logits = masked_forward(model, mask, task_id, batch.words, batch.seq_len)
+        logits = forward_with(model, weights, task_id, batch.words, batch.seq_len)
         metric.update(model.heads.decode(task_id, logits, batch.seq_len), batch.tags, batch.seq_len)
     return metric.score()
 
