@@ -19,7 +19,8 @@ from utils.params import encoder_params
 from utils.resume import (LOCK_FILE, RunFolderBusy, RunLock, check_same_settings, clear_training_state,
                           load_training_state, save_training_state)
 from utils.snapshot import save_data_snapshot
-from utils.runtime import add_model_args, check_optim, check_positive, fail, load_data, read_json, set_seed, write_json
+from utils.runtime import (add_model_args, check_device_and_dropout, check_optim, check_positive, fail, load_data,
+                           read_json, set_seed, write_json)
 from utils.sampling import SAMPLINGS, TRAINER_SAMPLING
 from utils.training import NonFiniteLoss, evaluate, evaluate_lenient
 
@@ -43,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--system", default=None, help="label recorded in results.json for report.py (default: sparse sharing with masks, else by --arch)")
     args = parser.parse_args(argv)
     check_optim(parser, args.optim)
+    check_device_and_dropout(parser, args)
     check_positive(parser, args, "epochs", "batch_size", "hidden_size", "n_layer", "train_limit", "eval_limit", "warmup_steps")
     if args.sampling and args.trainer and args.sampling != TRAINER_SAMPLING[args.trainer]:
         parser.error(f"--trainer {args.trainer} means --sampling {TRAINER_SAMPLING[args.trainer]}, not {args.sampling}")

@@ -13,7 +13,8 @@ from utils.pruning import kept_schedule, pruning_rate
 from utils.resume import (RunFolderBusy, RunLock, check_same_settings, clear_training_state, load_training_state,
                           rng_state, save_training_state, set_rng_state)
 from utils.snapshot import save_data_snapshot
-from utils.runtime import add_model_args, check_optim, check_positive, fail, load_data, read_json, set_seed, write_json
+from utils.runtime import (add_model_args, check_device_and_dropout, check_optim, check_positive, fail, load_data,
+                           read_json, set_seed, write_json)
 from utils.training import NonFiniteLoss, evaluate, evaluate_lenient, train_task
 
 
@@ -28,6 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue the stopped run in the output folder from its last finished epoch (a finished run: nothing to do)")
     args = parser.parse_args(argv)
     check_optim(parser, args.optim)
+    check_device_and_dropout(parser, args)
     check_positive(parser, args, "epochs", "batch_size", "hidden_size", "n_layer", "train_limit", "eval_limit")
     if args.pruning_iter < 0:
         parser.error(f"--pruning_iter must be ≥ 0, got {args.pruning_iter}")

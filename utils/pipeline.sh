@@ -10,6 +10,7 @@ EXP_DIR=${EXP_DIR:-exp/$SETTING}
 PROCESSED=${PROCESSED:-data/processed/$SETTING}
 PROCESSED_PP=${PROCESSED_PP:-data/processed/conll03-pp}
 DEVICE=${DEVICE:-}
+DEVICES=${DEVICES:-}     # Step 1's devices, comma-separated (e.g. cuda:0,cuda:1); the other modes use the first
 JOBS=${JOBS:-1}
 SEED=${SEED:-2019}
 EPOCHS=${EPOCHS:-100}
@@ -59,12 +60,14 @@ $DATA_HELP
   EMBEDDING=${EMBEDDING:-(empty)}: GloVe text vectors (any dimension, .gz too; the paper's glove.6B.100d.txt is in
     glove.6B.zip from https://nlp.stanford.edu/projects/glove/); EMBEDDING= (empty) uses random vectors.
 environment (defaults): PYTHON=$PYTHON EXP_DIR=$EXP_DIR PROCESSED=$PROCESSED PROCESSED_PP=$PROCESSED_PP
-  DEVICE=${DEVICE:-auto} JOBS=$JOBS SEED=$SEED EPOCHS=$EPOCHS MTL_EPOCHS=$MTL_EPOCHS WARMUP_EPOCHS=$WARMUP_EPOCHS
+  DEVICE=${DEVICE:-auto} DEVICES=${DEVICES:-none} JOBS=$JOBS SEED=$SEED EPOCHS=$EPOCHS MTL_EPOCHS=$MTL_EPOCHS WARMUP_EPOCHS=$WARMUP_EPOCHS
   PRUNING_ITER=$PRUNING_ITER FINAL_RATE=$FINAL_RATE BATCH_SIZE=$BATCH_SIZE BATCHING=$BATCHING HIDDEN_SIZE=$HIDDEN_SIZE
   N_LAYER=$N_LAYER DROPOUT=$DROPOUT OPTIM="$OPTIM" SAMPLING=$SAMPLING TRAIN_LIMIT=${TRAIN_LIMIT:-all}
   EVAL_LIMIT=${EVAL_LIMIT:-all} CRF=${CRF:-off} NAME=(unique per run) OVERWRITE=${OVERWRITE:-0}
   PYTHON: the project's Python (default: the first python, else python3, on PATH), e.g. PYTHON=.venv/bin/python.
-  BATCHING: training batches original (the original code's), bucket or random. JOBS: a positive integer.
+  BATCHING: training batches original (the original code's), bucket or random. JOBS: a positive integer, the
+  Step 1 tasks trained at once (per device with DEVICES). DEVICES=cuda:0,cuda:1 (or cpu,cpu): Step 1's tasks are
+  placed round-robin on them, JOBS at most per device; the other modes run on the first (DEVICE wins if set).
   NAME: letters, digits, '.', '_', '-' (no '/', no '..'). Re-running a mode with the same NAME and EXP_DIR resumes
   a stopped run from its last finished epoch and skips finished steps; OVERWRITE=1 starts afresh, deleting the
   run's folders (only inside EXP_DIR). Ctrl-C or SIGTERM stops every process of the run (exit 130 / 143).
@@ -131,7 +134,7 @@ check_settings() {
 common_args() {
   ARGS=(--resume --data_path "$PROCESSED" --seed "$SEED" --batch_size "$BATCH_SIZE" --batching "$BATCHING"
         --hidden_size "$HIDDEN_SIZE" --n_layer "$N_LAYER" --dropout "$DROPOUT" --optim "$OPTIM")
-  [ -n "$DEVICE" ] && ARGS+=(--device "$DEVICE")
+  if [ -n "$DEVICE" ]; then ARGS+=(--device "$DEVICE"); elif [ -n "$DEVICES" ]; then ARGS+=(--device "${DEVICES%%,*}"); fi
   [ -n "$TRAIN_LIMIT" ] && ARGS+=(--train_limit "$TRAIN_LIMIT")
   [ -n "$EVAL_LIMIT" ] && ARGS+=(--eval_limit "$EVAL_LIMIT")
   [ -n "$CRF" ] && [ "$CRF" != 0 ] && ARGS+=(--crf)
@@ -218,36 +221,57 @@ STEP1_LINES='task [^ ]+ \(id [0-9]+\): .*|\[[^]]*\] round [0-9]+( epoch [0-9]+/[
 # run_single [INIT]: Step 1 for every task, JOBS at a time; each epoch's and each round's result line is shown as it
 # is produced, the full output goes to $single/log/<task_id>.log.
 run_single() {
-  local init=${1:-} single=${STEP1_DIR:-$EXP_DIR/single} pids=() names=() id i message
-  local -A failed=()
+  local init=${1:-} single=${STEP1_DIR:-$EXP_DIR/single} pids=() names=() id i message device slot slots
+  local -a devices=() device_args=()
+  local -A failed=() placed=() where=()
   [ -n "$init" ] && [ ! -f "$init" ] && fail 1 "INIT_WEIGHTS $init does not exist"
   for id in "${TASK_IDS[@]}"; do fresh_dir "$single/cp/$id"; done
   mkdir -p "$single/log"
+  [ -n "$DEVICES" ] && IFS=, read -ra devices <<< "$DEVICES"
+  slots=$(( JOBS * (${#devices[@]} > 0 ? ${#devices[@]} : 1) ))
   # Tasks running side by side share the cores: give each its share of threads unless the user chose.
-  [ "$JOBS" -gt 1 ] && export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( ($(nproc) + JOBS - 1) / JOBS ))}
+  [ "$slots" -gt 1 ] && export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( ($(nproc) + slots - 1) / slots ))}
   common_args
   ARGS+=(--epochs "$EPOCHS" --pruning_iter "$PRUNING_ITER" --final_rate "$FINAL_RATE" --save_dir "$single")
   [ -n "$init" ] && ARGS+=(--init_weights "$init")
-  for id in "${TASK_IDS[@]}"; do
-    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
-    echo "Step 1, task $id: log in $single/log/$id.log"
+  for i in "${!TASK_IDS[@]}"; do
+    id=${TASK_IDS[$i]} device="" slot=""
+    if [ "${#devices[@]}" -gt 0 ]; then
+      # Round-robin over DEVICES, at most JOBS tasks on a device at once.
+      slot=$(( i % ${#devices[@]} )) device=${devices[$slot]}
+      while [ "$(running_on "$slot")" -ge "$JOBS" ]; do wait -n || true; done
+      device_args=(--device "$device")
+    else
+      while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+    fi
+    echo "Step 1, task $id${device:+ on $device}: log in $single/log/$id.log"
     # The subshell's own stderr is dropped: when on_signal stops the task it would report "Terminated".
     (
-      PYTHONUNBUFFERED=1 "$PYTHON" train_single.py "${ARGS[@]}" --task_id "$id" --exp_name "$id" 2>&1 |
+      PYTHONUNBUFFERED=1 "$PYTHON" train_single.py "${ARGS[@]}" "${device_args[@]}" --task_id "$id" --exp_name "$id" 2>&1 |
         tee "$single/log/$id.log" | { grep --line-buffered -oE "$STEP1_LINES" || true; }
     ) 2>/dev/null &
-    pids+=($!); names+=("$id")
+    pids+=($!); names+=("$id"); placed[$!]=$slot; where[$!]=$device
   done
   for i in "${!pids[@]}"; do
     if ! wait "${pids[$i]}"; then
       message=$(tail -n 1 "$single/log/${names[$i]}.log")
-      failed[$message]+=" ${names[$i]}"
+      failed[$message]+=" ${names[$i]}${where[${pids[$i]}]:+ (on ${where[${pids[$i]}]})}"
     fi
   done
   for message in "${!failed[@]}"; do
     echo "error: Step 1 failed for task${failed[$message]} (logs in $single/log/): $message" >&2
   done
   [ "${#failed[@]}" = 0 ] || exit 1
+}
+
+# running_on SLOT: how many Step 1 jobs started on the SLOT-th entry of DEVICES are still running (reads
+# run_single's `placed`; DEVICES=cpu,cpu names one device twice, for two slots).
+running_on() {
+  local pid count=0
+  for pid in "${!placed[@]}"; do
+    [ "${placed[$pid]}" = "$1" ] && kill -0 "$pid" 2>/dev/null && count=$((count + 1))
+  done
+  echo "$count"
 }
 
 run_warmup() {

@@ -74,6 +74,20 @@ def check_optim(parser: argparse.ArgumentParser, spec: str) -> None:
         parser.error(str(error) if str(error).startswith("--optim") else f"--optim {spec!r}: {error}")
 
 
+def check_device_and_dropout(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with a one-line error naming --device or --dropout when torch could not use them."""
+    try:
+        device = torch.device(args.device)
+    except RuntimeError as error:
+        parser.error(f"--device {args.device!r}: {error}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: this torch has no CUDA device (use --device cpu)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        parser.error(f"--device {args.device}: only {torch.cuda.device_count()} CUDA device(s) here")
+    if not 0.0 <= args.dropout < 1.0:
+        parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
+
+
 def check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, *names: str) -> None:
     """Exit with a one-line error naming the flag when a count flag is not positive."""
     for name in names:
