@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from utils.runtime import fail
+from utils.runtime import HelpFormatter, fail
 from utils.tagging import (format_conll, format_jsonl, format_scores, load_run, parse_columns, read_conll,
                            read_text, score, tag, tag_names)
 
@@ -15,7 +15,7 @@ FORMATTERS = {"conll": format_conll, "jsonl": format_jsonl}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--run", required=True, help="a finished run folder: train_mtl.py's <save_dir>/<exp_name>, or train_single.py's <save_dir>/cp/<task_id>")
     parser.add_argument("--input", required=True, help="the text to tag")
     parser.add_argument("--format", default="text", choices=("text", "conll"), help="input: text = one sentence per line, whitespace-tokenised; conll = blank-line-separated sentences, the word in column 0, gold tag columns optional")
