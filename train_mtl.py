@@ -2,7 +2,6 @@
 multi-task warmup whose best.th is Step 1's --init_weights)."""
 import argparse
 import itertools
-import json
 import os
 import shutil
 import sys
@@ -46,6 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     check_optim(parser, args.optim)
     check_device_and_dropout(parser, args)
     check_positive(parser, args, "epochs", "batch_size", "hidden_size", "n_layer", "train_limit", "eval_limit", "warmup_steps")
+    if args.save_ep < 0 or args.print_every < 0:
+        parser.error(f"--save_ep and --print_every must be ≥ 0, got {args.save_ep} and {args.print_every}")
     if args.sampling and args.trainer and args.sampling != TRAINER_SAMPLING[args.trainer]:
         parser.error(f"--trainer {args.trainer} means --sampling {TRAINER_SAMPLING[args.trainer]}, not {args.sampling}")
     args.sampling = args.sampling or TRAINER_SAMPLING.get(args.trainer, "proportional")
@@ -69,10 +70,10 @@ RESUME_FREE = ("resume", "device", "evaluate", "overwrite", "print_every")
 def restore_run_config(args: argparse.Namespace) -> None:
     """Fill the model, data and mask settings of an --evaluate call from the run's config.json."""
     path = os.path.join(args.save_dir, args.exp_name, "config.json")
-    if not os.path.isfile(path):
-        fail(f"--evaluate: {path} does not exist")
-    with open(path, encoding="utf-8") as f:
-        saved = json.load(f)
+    try:
+        saved = read_json(path)
+    except (FileNotFoundError, ValueError) as error:
+        fail(f"--evaluate: {error}")
     for key in RUN_SETTINGS:
         if key in saved:
             setattr(args, key, saved[key])
