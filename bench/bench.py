@@ -162,7 +162,7 @@ def arms(args: argparse.Namespace, setup: dict) -> dict[str, Callable[[], None]]
     prune_model = setup["base"]
     features = [torch.randn(b.words.shape + (models["dense"].input_dim,), device=device) for b in batches[task_id]]
     floor = Floor(models["dense"].input_dim, args.hidden_size, len(setup["data"].tasks[task_id].tags)).to(device)
-    train, indices = setup["train"], setup["indices"]
+    train = setup["train"]
 
     def single(name: str, mask: Mask | None) -> Callable[[], None]:
         def run() -> None:

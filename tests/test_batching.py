@@ -2,7 +2,6 @@
 clean length buckets, random batches; and in joint training the original's random first epoch and its
 re-seq-label turns."""
 import statistics
-from collections import Counter
 
 import pytest
 import torch

@@ -101,7 +101,7 @@ class Dataset:
         tensors = load_tensors(tensors_path)
         if not isinstance(tensors, dict):
             raise ValueError(f"{tensors_path}: not a dict of tensors")
-        words = _load_vocabulary(os.path.join(directory, "words.vocab"))
+        words = load_vocabulary(os.path.join(directory, "words.vocab"))
         embedding = _tensor(tensors, "embedding", tensors_path)
         word_rows = _tensor(tensors, "word_rows", tensors_path)
         if embedding.dim() != 2 or not embedding.is_floating_point():
@@ -113,7 +113,7 @@ class Dataset:
         tasks = []
         for spec in meta["tasks"]:
             task = TaskData(spec["name"], spec["metric"],
-                            _load_vocabulary(os.path.join(directory, f"tags.{spec['name']}.vocab")))
+                            load_vocabulary(os.path.join(directory, f"tags.{spec['name']}.vocab")))
             for split_name in SPLITS:
                 task.splits[split_name] = _split(tensors, f"{task.name}.{split_name}", tensors_path, len(words),
                                                  len(task.tags), task.name)
@@ -148,10 +148,10 @@ def _read_meta(path: str) -> dict:
     return meta
 
 
-def _load_vocabulary(path: str) -> Vocabulary:
+def load_vocabulary(path: str) -> Vocabulary:
     """A fastNLP vocabulary file whose ids are exactly 0..n-1; a clear error naming the file otherwise."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file (the processed data folder is incomplete)")
+        raise FileNotFoundError(f"{path}: no such file (the folder is incomplete)")
     try:
         vocabulary = Vocabulary.load(path)
         ids = set(vocabulary.word2idx.values())

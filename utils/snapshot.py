@@ -6,10 +6,9 @@ import shutil
 import tempfile
 
 import torch
-from fastNLP import Vocabulary
 
 from utils.checkpoint import atomic_save, load_tensors, umask_mode
-from utils.dataset import TASK_METRICS, Dataset, TaskData
+from utils.dataset import TASK_METRICS, Dataset, TaskData, load_vocabulary
 
 SNAPSHOT_DIR = "data"
 TENSORS = "snapshot.pt"
@@ -75,7 +74,7 @@ def load_data_snapshot(run_dir: str) -> Dataset:
             raise ValueError(f"{meta_path}: task {name} has unknown metric {metric!r}")
     tensors_path = os.path.join(directory, TENSORS)
     tensors = load_tensors(tensors_path)
-    words = _vocabulary(os.path.join(directory, "words.vocab"))
+    words = load_vocabulary(os.path.join(directory, "words.vocab"))
     if not isinstance(tensors, dict) or not all(isinstance(tensors.get(k), torch.Tensor)
                                                 for k in ("word_rows", "embedding_shape")):
         raise ValueError(f"{tensors_path}: expected the tensors word_rows and embedding_shape")
@@ -84,21 +83,7 @@ def load_data_snapshot(run_dir: str) -> Dataset:
         raise ValueError(f"{tensors_path}: word_rows has {rows.numel()} entries, words.vocab {len(words)} words")
     if len(shape) != 2 or not 0 <= int(rows.min()) <= int(rows.max()) < shape[0]:
         raise ValueError(f"{tensors_path}: word_rows points outside the embedding table of shape {shape}")
-    tasks = [TaskData(name, metric, _vocabulary(os.path.join(directory, f"tags.{name}.vocab")))
+    tasks = [TaskData(name, metric, load_vocabulary(os.path.join(directory, f"tags.{name}.vocab")))
              for name, metric in specs]
     info = {k: v for k, v in meta.items() if k not in ("setting", "tasks")}
     return Dataset(setting, words, tasks, torch.zeros(shape), rows, info)
-
-
-def _vocabulary(path: str) -> Vocabulary:
-    """A fastNLP vocabulary file with ids 0..n-1; an error naming the file otherwise."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file (the data snapshot is incomplete)")
-    try:
-        vocabulary = Vocabulary.load(path)
-        ids = set(vocabulary.word2idx.values())
-    except (ValueError, IndexError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not a vocabulary file ({type(error).__name__}: {error})") from None
-    if not ids or ids != set(range(len(vocabulary))):
-        raise ValueError(f"{path}: not a vocabulary file (its ids are not 0..{len(vocabulary) - 1})")
-    return vocabulary
