@@ -35,6 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scheduler", default="fix", choices=SCHEDULERS, help="LR schedule: fix (original), decay 1/(1+0.05·epoch), inverse_sqrt with --warmup_steps")
     parser.add_argument("--warmup_steps", type=int, default=1000, help="warm-up steps of --scheduler inverse_sqrt")
     parser.add_argument("--clip_value", type=float, default=5.0, help="gradient value clipping (the original's MTL setting)")
+    parser.add_argument("--patience", type=int, default=0, help="early stopping: stop once the dev average has not improved for N epochs (default: 0, off: train all --epochs, the paper's)")
     parser.add_argument("--evaluate", action="store_true", help="evaluate the saved best.th of --save_dir/--exp_name on dev and test without training; model, data and mask settings come from the run's config.json")
     parser.add_argument("--save_ep", type=int, default=0, help="also keep the weights of every N-th epoch (0: only the best)")
     parser.add_argument("--print_every", type=int, default=0, help="print the mean loss every N steps (0: never)")
@@ -47,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     check_positive(parser, args, "epochs", "batch_size", "hidden_size", "n_layer", "train_limit", "eval_limit", "warmup_steps")
     if args.save_ep < 0 or args.print_every < 0:
         parser.error(f"--save_ep and --print_every must be ≥ 0, got {args.save_ep} and {args.print_every}")
+    if args.patience < 0:
+        parser.error(f"--patience must be ≥ 0 (0: off), got {args.patience}")
     if args.sampling and args.trainer and args.sampling != TRAINER_SAMPLING[args.trainer]:
         parser.error(f"--trainer {args.trainer} means --sampling {TRAINER_SAMPLING[args.trainer]}, not {args.sampling}")
     args.sampling = args.sampling or TRAINER_SAMPLING.get(args.trainer, "proportional")
@@ -270,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
                                  generator=generator, on_best=save_best, on_epoch=save_epoch,
                                  clip_value=args.clip_value, print_every=args.print_every,
                                  warmup_steps=args.warmup_steps, batching=args.batching, state=saved,
-                                 checkpoint=checkpoint, context=context)
+                                 checkpoint=checkpoint, context=context, patience=args.patience)
         except (NonFiniteLoss, ValueError) as error:
             fail(str(error))
         except OSError as error:
@@ -284,7 +287,9 @@ def main(argv: list[str] | None = None) -> None:
 
     results = score_run(args, model, data, tasks, records)
     if not args.evaluate:
-        results.update({"selected_epoch": result.best_epoch, "epochs": args.epochs, "sampling": args.sampling,
+        results.update({"selected_epoch": result.best_epoch, "epochs": args.epochs,
+                        "epochs_run": len(result.history), "stopped_early": result.stopped_early,
+                        "sampling": args.sampling,
                         "world_size": context.world_size,
                         "sampling_counts": result.counts, "history": [vars(h) for h in result.history]})
     write_json(os.path.join(run_dir, "evaluation.json" if args.evaluate else "results.json"), results)

@@ -26,11 +26,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--final_rate", type=float, default=0.1, help="kept fraction after the last round; each round removes α = 1 − final_rate^(1/pruning_iter) of the rest")
     parser.add_argument("--init_masks", default=None, help="a mask file (<round>_<kept>.th) to resume pruning from")
     parser.add_argument("--need_cut", default=DEFAULT_NEED_CUT, help="comma-separated name patterns of the prunable weights (biases never)")
+    parser.add_argument("--patience", type=int, default=0, help="early stopping per round: end a round once dev has not improved for N epochs; its best-dev weights are still tested and pruned (default: 0, off: every round trains --epochs, the paper's)")
     parser.add_argument("--resume", action="store_true", help="continue the stopped run in the output folder from its last finished epoch (a finished run: nothing to do)")
     args = parser.parse_args(argv)
     check_optim(parser, args.optim)
     check_device_and_dropout(parser, args)
     check_positive(parser, args, "epochs", "batch_size", "hidden_size", "n_layer", "train_limit", "eval_limit")
+    if args.patience < 0:
+        parser.error(f"--patience must be ≥ 0 (0: off), got {args.patience}")
     if args.pruning_iter < 0:
         parser.error(f"--pruning_iter must be ≥ 0, got {args.pruning_iter}")
     if not 0.0 < args.final_rate <= 1.0:
@@ -105,7 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     records, pending = [], None
     if resumed is not None:
         mask, first_round, records, pending = resumed["mask"], resumed["round"], resumed["records"], resumed["train"]
-        set_rng_state(resumed["rng"], generator)
+        if pending is None:  # stopped between rounds; mid-round, train_task restores its own state
+            set_rng_state(resumed["rng"], generator)
         print(f"{out_dir}: resuming {task.name} at round {first_round}"
               + (f", after epoch {pending['epoch']}" if pending else ""), file=sys.stderr)
     elif state == "new":
@@ -135,7 +139,8 @@ def main(argv: list[str] | None = None) -> None:
         result = train_task(model, round_mask, args.task_id, task, epochs=args.epochs, batch_size=args.batch_size,
                             optim=args.optim, device=args.device, pad_index=pad, generator=generator,
                             batching=args.batching, desc=f"[{task.name}] round {round_}",
-                            log=lambda line: print(line, flush=True), state=pending, checkpoint=save_progress)
+                            log=lambda line: print(line, flush=True), state=pending, checkpoint=save_progress,
+                            patience=args.patience)
         pending = None
         model.load_state_dict(result.best_state)
         scored = (round_mask, args.task_id, task)

@@ -16,7 +16,7 @@ from utils.distributed import SINGLE, Context, StepTrace, broadcast, broadcast_p
 from utils.masks import Mask
 from utils.resume import rng_state, set_rng_state
 from utils.sampling import epoch_schedule
-from utils.training import NonFiniteLoss, evaluate, make_optimizer, train_step
+from utils.training import NonFiniteLoss, evaluate, make_optimizer, patience_spent, train_step
 
 SCHEDULERS = ("fix", "decay", "inverse_sqrt")
 
@@ -58,6 +58,7 @@ class JointResult:
     best_dev: dict[str, float]
     counts: dict[str, int] = field(default_factory=dict)
     history: list[EpochReport] = field(default_factory=list)
+    stopped_early: bool = False
 
 
 def refill_batching(batching: str, sampling: str, first: bool) -> str:
@@ -74,13 +75,15 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
                 generator: torch.Generator, on_best: Callable[[int], None],
                 on_epoch: Callable[[int], None] = lambda epoch: None, clip_value: float = 5.0,
                 print_every: int = 0, warmup_steps: int = 1000, batching: str = "original", state: dict | None = None,
-                checkpoint: Callable[[dict], None] | None = None, context: Context = SINGLE) -> JointResult:
+                checkpoint: Callable[[dict], None] | None = None, context: Context = SINGLE,
+                patience: int = 0) -> JointResult:
     """Joint training. Every turn picks a task by `sampling` and makes a gradient step on the task's next batch
     through its mask with the task's own optimiser, so neither the gradient nor the momentum of task t touches
     weights outside M_t. A task whose batches have run out gets new ones; under `resample` that turn is skipped,
     as in the original. After each epoch the dev average selects the best weights, handed to `on_best(epoch)` to
     be saved; `on_epoch(epoch)` follows every epoch, then `checkpoint` receives the whole training state, from
-    which `state` continues as if training had not stopped.
+    which `state` continues as if training had not stopped. With `patience` > 0, training stops once the dev
+    average has not improved for that many epochs.
     Data-parallel (`context` of N ranks): every rank draws the same schedule and batch lists from `generator`
     and takes its shard of each list; an epoch has the steps of one pass over the data, each step one batch per
     rank with gradients averaged over the ranks. Callbacks run, and the epoch line prints, on rank 0 only;
@@ -117,6 +120,9 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
         set_rng_state(own["rng"], generator)
     reduce, trace = gradient_averager(context), StepTrace(context)
     for epoch in range(first_epoch, epochs + 1):
+        if patience_spent(epoch - 1, result.best_epoch, patience):
+            result.stopped_early = True
+            break
         start, losses = time.time(), []
         batches = [steps_per_epoch(math.ceil(n / batch_size), context) for n in sizes]
         schedule = epoch_schedule(sampling, sizes, batches, generator)
@@ -155,9 +161,11 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
         result.history.append(EpochReport(epoch, dev, average, sum(losses) / max(len(losses), 1),
                                           time.time() - start, improved))
         scores = "  ".join(f"{name} {score:.2f}" for name, score in dev.items())
+        stop = epoch < epochs and patience_spent(epoch, result.best_epoch, patience)
         if context.is_main:
             print(f"epoch {epoch}: dev {scores}  average {average:.2f}{'  *best' if improved else ''}  "
-                  f"loss {result.history[-1].loss:.4f}  {result.history[-1].seconds:.0f}s", flush=True)
+                  f"loss {result.history[-1].loss:.4f}  {result.history[-1].seconds:.0f}s"
+                  + (f"  (dev average not better for {patience} epoch(s): stopped early)" if stop else ""), flush=True)
         if checkpoint is not None:
             shards = gather({"queues": queues, "rng": rng_state(generator)}, context)
             if context.is_main:

@@ -6,6 +6,23 @@
 if [ -z "${PYTHON:-}" ]; then
   if command -v python >/dev/null 2>&1; then PYTHON=python; else PYTHON=python3; fi
 fi
+# PROFILE: the budget defaults. paper (the default) is the paper's recipe. quick keeps its shape (every stage, the
+# final kept fraction 10%, rounds at kept fractions of the paper's 20-round schedule: 100, 56.2, 31.6, 17.8, 10%)
+# with 3 epochs per round and per joint run, each stopped early after 1 epoch without a better dev score, so that
+# run_conll03.sh baselines on full CoNLL-2003 takes < 90 min on 2 CPU cores (README: the arithmetic). A variable
+# set in the environment wins over its profile's value.
+PROFILE=${PROFILE:-paper}
+case "$PROFILE" in
+  paper) PROFILE_VALUES="EPOCHS=100 PATIENCE=0 WARMUP_EPOCHS=1 PRUNING_ITER=20 FINAL_RATE=0.1 JOBS=1" ;;
+  quick) PROFILE_VALUES="EPOCHS=3 PATIENCE=1 WARMUP_EPOCHS=1 PRUNING_ITER=4 FINAL_RATE=0.1 JOBS=2" ;;
+  *) echo "error: PROFILE=$PROFILE: expected paper (the paper's recipe; the default) or quick (its shape on a" \
+       "90-minute budget)" >&2; exit 2 ;;
+esac
+for PAIR in $PROFILE_VALUES; do
+  KEY=${PAIR%%=*}
+  [ -n "${!KEY:-}" ] || printf -v "$KEY" '%s' "${PAIR#*=}"
+done
+unset PAIR KEY
 EXP_DIR=${EXP_DIR:-exp/$SETTING}
 PROCESSED=${PROCESSED:-data/processed/$SETTING}
 PROCESSED_PP=${PROCESSED_PP:-data/processed/conll03-pp}
@@ -15,6 +32,9 @@ JOBS=${JOBS:-1}
 SEED=${SEED:-2019}
 EPOCHS=${EPOCHS:-100}
 MTL_EPOCHS=${MTL_EPOCHS:-$EPOCHS}
+PATIENCE=${PATIENCE:-0}
+MTL_PATIENCE=${MTL_PATIENCE:-$PATIENCE}
+SEEDS=${SEEDS:-}
 WARMUP_EPOCHS=${WARMUP_EPOCHS:-1}
 PRUNING_ITER=${PRUNING_ITER:-20}
 FINAL_RATE=${FINAL_RATE:-0.1}
@@ -59,9 +79,18 @@ data for prepare (defaults):
 $DATA_HELP
   EMBEDDING=${EMBEDDING:-(empty)}: GloVe text vectors (any dimension, .gz too; the paper's glove.6B.100d.txt is in
     glove.6B.zip from https://nlp.stanford.edu/projects/glove/); EMBEDDING= (empty) uses random vectors.
+budget profile: PROFILE=$PROFILE (paper|quick); a variable set in the environment wins over its profile's value
+  paper: the paper's recipe: EPOCHS=100 PATIENCE=0 WARMUP_EPOCHS=1 PRUNING_ITER=20 FINAL_RATE=0.1 JOBS=1
+  quick: its shape on a budget (baselines on full CoNLL-2003 < 90 min on 2 CPU cores): EPOCHS=3 PATIENCE=1
+         WARMUP_EPOCHS=1 PRUNING_ITER=4 FINAL_RATE=0.1 JOBS=2 (rounds at 100, 56.2, 31.6, 17.8, 10% kept)
+  EPOCHS: per Step 1 round; MTL_EPOCHS: per joint run (default: EPOCHS); PATIENCE: stop a Step 1 round once dev
+  has not improved for N epochs (0: off); MTL_PATIENCE: the same on the dev average of joint runs (default:
+  PATIENCE; the warmup always trains WARMUP_EPOCHS).
+seeds: SEEDS=${SEEDS:-(none)}: e.g. SEEDS=1,2,3 runs MODE once per seed, with SEED=s into EXP_DIR/seed<s>/ (same
+  NAME); re-running resumes each seed; python report.py $SETTING then gives mean ± std over the seeds.
 environment (defaults): PYTHON=$PYTHON EXP_DIR=$EXP_DIR PROCESSED=$PROCESSED PROCESSED_PP=$PROCESSED_PP
   DEVICE=${DEVICE:-auto} DEVICES=${DEVICES:-none} JOBS=$JOBS SEED=$SEED EPOCHS=$EPOCHS MTL_EPOCHS=$MTL_EPOCHS WARMUP_EPOCHS=$WARMUP_EPOCHS
-  PRUNING_ITER=$PRUNING_ITER FINAL_RATE=$FINAL_RATE BATCH_SIZE=$BATCH_SIZE BATCHING=$BATCHING HIDDEN_SIZE=$HIDDEN_SIZE
+  PATIENCE=$PATIENCE MTL_PATIENCE=$MTL_PATIENCE PRUNING_ITER=$PRUNING_ITER FINAL_RATE=$FINAL_RATE BATCH_SIZE=$BATCH_SIZE BATCHING=$BATCHING HIDDEN_SIZE=$HIDDEN_SIZE
   N_LAYER=$N_LAYER DROPOUT=$DROPOUT OPTIM="$OPTIM" SAMPLING=$SAMPLING TRAIN_LIMIT=${TRAIN_LIMIT:-all}
   EVAL_LIMIT=${EVAL_LIMIT:-all} CRF=${CRF:-off} NAME=(unique per run) OVERWRITE=${OVERWRITE:-0}
   PYTHON: the project's Python (default: the first python, else python3, on PATH), e.g. PYTHON=.venv/bin/python.
@@ -126,6 +155,13 @@ check_settings() {
   [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || fail 2 "JOBS=$JOBS: expected a positive integer (tasks trained at once in Step 1)"
   if ! [[ "$NAME" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || [[ "$NAME" == *..* ]]; then
     fail 2 "NAME=$NAME: a run name is letters, digits, '.', '_' and '-', starting with a letter or digit, without '..'"
+  fi
+  [[ "$PATIENCE" =~ ^[0-9]+$ ]] || fail 2 "PATIENCE=$PATIENCE: expected a non-negative integer (epochs; 0: off)"
+  [[ "$MTL_PATIENCE" =~ ^[0-9]+$ ]] || fail 2 "MTL_PATIENCE=$MTL_PATIENCE: expected a non-negative integer (epochs; 0: off)"
+  if [ -n "$SEEDS" ]; then
+    [[ "$SEEDS" =~ ^[0-9]+(,[0-9]+)*$ ]] ||
+      fail 2 "SEEDS=$SEEDS: expected comma-separated non-negative integers, e.g. SEEDS=1,2,3"
+    [ "$(tr , '\n' <<< "$SEEDS" | sed 's/^0*\(.\)/\1/' | sort | uniq -d)" = "" ] || fail 2 "SEEDS=$SEEDS: a seed is listed twice"
   fi
   command -v "$PYTHON" >/dev/null 2>&1 ||
     fail 2 "PYTHON=$PYTHON: no such command; set PYTHON to the project's Python (e.g. PYTHON=.venv/bin/python)"
@@ -209,6 +245,8 @@ on_signal() {
   [ "$STAGE" = "$MODE" ] || during=" during '$STAGE'"
   for dir in "${CLAIMED[@]}"; do [ -e "$dir" ] && written+=("$dir"); done
   [ "${#written[@]}" -eq 0 ] || [[ " ${written[*]}" != *"$NAME"* ]] || again="NAME=$NAME "
+  [ -z "$SEEDS" ] || again="SEEDS=$SEEDS $again"
+  [ "$PROFILE" = paper ] || again="PROFILE=$PROFILE $again"
   echo "interrupted by SIG$signal$during: stopped '$INVOCATION' and its $STOPPED child process(es);" \
     "to resume it from its last finished epoch, re-run: ${again}$INVOCATION" >&2
   exit "$code"
@@ -232,7 +270,8 @@ run_single() {
   # Tasks running side by side share the cores: give each its share of threads unless the user chose.
   [ "$slots" -gt 1 ] && export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( ($(nproc) + slots - 1) / slots ))}
   common_args
-  ARGS+=(--epochs "$EPOCHS" --pruning_iter "$PRUNING_ITER" --final_rate "$FINAL_RATE" --save_dir "$single")
+  ARGS+=(--epochs "$EPOCHS" --patience "$PATIENCE" --pruning_iter "$PRUNING_ITER" --final_rate "$FINAL_RATE"
+        --save_dir "$single")
   [ -n "$init" ] && ARGS+=(--init_weights "$init")
   for i in "${!TASK_IDS[@]}"; do
     id=${TASK_IDS[$i]} device="" slot=""
@@ -291,7 +330,7 @@ run_mtl() {
   local masks=${1:-$EXP_DIR/mtl/mask} system=${2:-sparse sharing}
   fresh_dir "$EXP_DIR/mtl/$NAME"
   common_args
-  run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --epochs "$MTL_EPOCHS" --sampling "$SAMPLING" \
+  run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --epochs "$MTL_EPOCHS" --patience "$MTL_PATIENCE" --sampling "$SAMPLING" \
     --masks_path "$masks" --save_dir "$EXP_DIR/mtl" --exp_name "$NAME" --system "$system"
 }
 
@@ -302,7 +341,8 @@ run_shared() {
   fresh_dir "$EXP_DIR/baselines/$kind-$NAME"
   common_args
   step "baseline $kind-$NAME (--arch $arch)"
-  run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --arch "$arch" --epochs "$MTL_EPOCHS" --sampling "$SAMPLING" \
+  run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --arch "$arch" --epochs "$MTL_EPOCHS" --patience "$MTL_PATIENCE" \
+    --sampling "$SAMPLING" \
     --save_dir "$EXP_DIR/baselines" --exp_name "$kind-$NAME"
 }
 
@@ -384,6 +424,23 @@ run_negative() {
   run_shared cnn-lstm hard
 }
 
+# run_seeds ARG...: $MODE once per seed of SEEDS, with SEED=s into $EXP_DIR/seed<s> (Step 1's folders are not
+# NAME-scoped, so each seed needs its own EXP_DIR); NAME is shared, so re-running resumes every seed.
+run_seeds() {
+  local base=$EXP_DIR seed i=0
+  local -a seeds
+  IFS=, read -ra seeds <<< "$SEEDS"
+  for seed in "${seeds[@]}"; do
+    i=$((i + 1))
+    SEED=$((10#$seed)) EXP_DIR=$base/seed$((10#$seed))
+    step "seed $SEED ($i of ${#seeds[@]}): SEED=$SEED EXP_DIR=$EXP_DIR"
+    STAGE=$MODE
+    run_mode "$@"
+  done
+  EXP_DIR=$base
+  echo "== ${#seeds[@]} seeds done: $PYTHON report.py $SETTING --exp_dir $base (mean ± std over the seeds)"
+}
+
 main() {
   MODE=${1:-}
   INVOCATION="bash run_$SETTING.sh$(printf ' %q' "$@")"
@@ -399,6 +456,11 @@ main() {
   trap 'on_signal INT 130' INT
   trap 'on_signal TERM 143' TERM
   trap 'on_signal HUP 129' HUP
+  if [ -n "$SEEDS" ] && [ "$MODE" != prepare ]; then run_seeds "$@"; else run_mode "$@"; fi
+}
+
+# run_mode ARG...: $MODE with the current SEED and EXP_DIR.
+run_mode() {
   case "$MODE" in
     prepare) run_prepare ;;
     single) run_single "$@" ;;

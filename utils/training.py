@@ -93,8 +93,8 @@ def evaluate_lenient(model: nn.Module, mask: Mask | None, task_id: int, task: Ta
 
 @dataclass
 class TrainResult:
-    """What one training run of a subnet produced: its best-dev weights, when they were reached, and per epoch
-    the dev score, mean training loss and seconds."""
+    """What one training run of a subnet produced: its best-dev weights, when they were reached, the epochs
+    trained (fewer than asked when stopped early), and per epoch the dev score, mean training loss and seconds."""
 
     best_state: dict
     best_dev: float
@@ -102,16 +102,23 @@ class TrainResult:
     epochs: int
     seconds: float
     history: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def patience_spent(last_epoch: int, best_epoch: int, patience: int) -> bool:
+    """Early stopping: dev has not improved for `patience` epochs after epoch `last_epoch` (0 = never stop).
+    Derived from the best epoch alone, so a resumed run stops exactly where an uninterrupted one would."""
+    return patience > 0 and last_epoch - best_epoch >= patience
 
 
 def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, *, epochs: int, batch_size: int,
                optim: str, device: torch.device | str, pad_index: int, generator: torch.Generator,
                batching: str = "original", clip_norm: float = 5.0, lr_decay: float = 0.05, desc: str = "",
                log: Callable[[str], None] = lambda line: None, state: dict | None = None,
-               checkpoint: Callable[[dict], None] | None = None) -> TrainResult:
+               checkpoint: Callable[[dict], None] | None = None, patience: int = 0) -> TrainResult:
     """Train one task's subnet from the model's current weights with a fresh optimiser: batches composed as
     `batching` says, LR × 1/(1+decay·epoch), gradient-norm clipping, dev every epoch; keeps the best-dev weights.
-    After every epoch `checkpoint` receives the whole training state; given back as `state`, training continues
+    With `patience` > 0, stops once dev has not improved for that many epochs. After every epoch `checkpoint` receives the whole training state; given back as `state`, training continues
     after that epoch exactly as if it had not stopped."""
     optimizer = make_optimizer(optim, [p for p in model.parameters() if p.requires_grad])
     scheduler = inverse_time_decay(optimizer, lr_decay)
@@ -126,6 +133,8 @@ def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData
         history, first_epoch, elapsed = state["history"], state["epoch"] + 1, state["seconds"]
         set_rng_state(state["rng"], generator)
     for epoch in range(first_epoch, epochs + 1):
+        if patience_spent(epoch - 1, best_epoch, patience):
+            break
         epoch_start, losses = time.time(), []
         batches = epoch_batches(batching, train.lengths, batch_size, generator)
         bar = tqdm(batches, desc=f"{desc} epoch {epoch}/{epochs}", leave=False, dynamic_ncols=True)
@@ -143,13 +152,17 @@ def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData
             best_state, best_dev, best_epoch = copy.deepcopy(model.state_dict()), dev, epoch
         record = {"epoch": epoch, "dev": dev, "loss": sum(losses) / max(len(losses), 1),
                   "seconds": round(time.time() - epoch_start, 2)}
+        stop = epoch < epochs and patience_spent(epoch, best_epoch, patience)
+        if stop:
+            record["stopped_early"] = True
         history.append(record)
         elapsed += time.time() - epoch_start
         log(f"{desc} epoch {epoch}/{epochs}: dev {dev:.2f}{'  *best' if improved else ''}  loss {record['loss']:.4f}  "
-            f"{record['seconds']:.0f}s")
+            f"{record['seconds']:.0f}s" + (f"  (dev not better for {patience} epoch(s): round stopped early)" if stop else ""))
         if checkpoint is not None:
             checkpoint({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "best_state": best_state, "best_dev": best_dev,
                         "best_epoch": best_epoch, "history": history, "seconds": elapsed,
                         "rng": rng_state(generator)})
-    return TrainResult(best_state, best_dev, best_epoch, epochs, elapsed, history)
+    trained = history[-1]["epoch"] if history else 0
+    return TrainResult(best_state, best_dev, best_epoch, trained, elapsed, history, trained < epochs)
