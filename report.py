@@ -1,5 +1,6 @@
 """Write the paper's tables (Markdown and CSV), the Step 1 figure and learning curves from the runs under
-exp/<setting>/; --compare prints one run's per-task comparison with Step 1."""
+exp/<setting>/; --compare prints one run's per-task comparison with Step 1. A runs folder of seed<s>/ folders
+(run_<setting>.sh with SEEDS) gives every cell as mean ± std over the seeds and checks the paper's orderings."""
 import argparse
 import os
 import sys
@@ -10,7 +11,7 @@ from utils.report import compare_run, write_report
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("setting", help="experiment setting, e.g. conll03")
-    parser.add_argument("--exp_dir", default=None, help="runs folder (default: exp/<setting>)")
+    parser.add_argument("--exp_dir", default=None, help="runs folder (default: exp/<setting>); with seed<s>/ folders in it, the report over those seeds")
     parser.add_argument("--out", default=None, help="output folder (default: <exp_dir>/report)")
     parser.add_argument("--compare", metavar="NAME", default=None, help="only print, per task, the test scores of Step 1 (dense round 0 and the chosen subnet) beside the joint run mtl/NAME (the closing table of run_<setting>.sh all); writes nothing")
     args = parser.parse_args(argv)

@@ -6,6 +6,7 @@ import csv
 import itertools
 import json
 import os
+import re
 from dataclasses import dataclass, field
 
 
@@ -261,9 +262,8 @@ def overlap_table(masks: dict[str, Mask], sparse: Row, hard: Row, tasks: list[st
 
 
 def row_tasks(rows: list[Row], default: tuple[str, ...]) -> list[str]:
-    """The tasks any of the rows scores, in column order; `default` when none has any."""
-    names = {t for row in rows for t in row.scores}
-    return ordered_tasks(names or default)
+    """The tasks any of the rows scores, in the order the rows give them (the data's); `default` when none has any."""
+    return ordered_tasks([t for row in rows for t in row.scores] or default)
 
 
 def source_lines(rows: list[Row]) -> list[str]:
@@ -426,9 +426,20 @@ def negative_section(exp_dir: str) -> tuple[list[str], list[str], Table | None]:
     return lines, missing + [f"- {line}" for line in skipped], table
 
 
-def write_report(exp_dir: str, out_dir: str, setting: str) -> list[str]:
-    """Write report.md, main.csv, mtw.csv, overlap.csv (and negative.csv, kept_vs_dev.png when their runs exist)
-    into `out_dir`; returns the paths written."""
+@dataclass
+class Collected:
+    """What one runs folder gives the report: its tables, rows, negative-transfer lines and missing-run lines
+    (those before the figures' and the negative transfer's own, in the report's order)."""
+
+    tables: dict[str, Table]
+    rows: list[Row]
+    neg_lines: list[str]
+    missing: list[str]
+    neg_missing: list[str]
+
+
+def collect(exp_dir: str, setting: str) -> Collected:
+    """The tables of one runs folder (main, mtw, overlap and, when run, negative)."""
     runs, skipped = find_runs(exp_dir)
     single = single_task_row(exp_dir, "single-nomtw/cp")
     joint = {system: joint_row(system, runs, label) for system, label in JOINT_SYSTEMS.items()}
@@ -445,6 +456,22 @@ def write_report(exp_dir: str, out_dir: str, setting: str) -> list[str]:
     neg_lines, neg_missing, neg_table = negative_section(exp_dir)
     if neg_table is not None:
         tables["negative"] = neg_table
+    missing = (missing_lines(rows + [nomtw], tasks, f"`bash run_{setting}.sh baselines`")
+               + ([] if masks else ["- Mask overlap: no masks in `mtl/mask/`"])
+               + [f"- {line}" for line in skipped])
+    return Collected(tables, rows + [nomtw], neg_lines, missing, neg_missing)
+
+
+def write_report(exp_dir: str, out_dir: str, setting: str) -> list[str]:
+    """Write report.md, main.csv, mtw.csv, overlap.csv (and negative.csv, kept_vs_dev.png when their runs exist)
+    into `out_dir`; returns the paths written. An exp_dir of seed<s>/ folders gets the report over seeds."""
+    seeds = seed_folders(exp_dir)
+    if seeds:
+        from utils.report_seeds import write_seed_report
+
+        return write_seed_report(exp_dir, out_dir, setting, seeds)
+    found = collect(exp_dir, setting)
+    tables, metrics = found.tables, run_metrics(exp_dir)
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for name, table in tables.items():
@@ -456,16 +483,21 @@ def write_report(exp_dir: str, out_dir: str, setting: str) -> list[str]:
     curves_path = os.path.join(out_dir, "learning_curves.png")
     curves = plot_learning_curves(exp_dir, curves_path, metrics)
     written += [curves_path] if curves else []
-    missing = (missing_lines(rows + [nomtw], tasks, f"`bash run_{setting}.sh baselines`")
-               + ([] if masks else ["- Mask overlap: no masks in `mtl/mask/`"])
-               + [f"- {line}" for line in skipped]
+    missing = (found.missing
                + ([] if plotted else ["- kept_vs_dev.png: no Step 1 scores in `single/cp/` or `single-nomtw/cp/`"])
                + ([] if curves else ["- learning_curves.png: no run has a metrics.jsonl"])
-               + neg_missing)
-    markdown = render(setting, exp_dir, tables, rows + [nomtw], neg_lines, plotted, curves, missing)
+               + found.neg_missing)
+    markdown = render(setting, exp_dir, tables, found.rows, found.neg_lines, plotted, curves, missing)
     with open(os.path.join(out_dir, "report.md"), "w", encoding="utf-8") as f:
         f.write(markdown)
     return [os.path.join(out_dir, "report.md")] + written
+
+
+def seed_folders(exp_dir: str) -> list[tuple[int, str]]:
+    """(seed, folder) of every <exp_dir>/seed<s>/ (run_<setting>.sh with SEEDS), by seed."""
+    found = [(int(name[4:]), os.path.join(exp_dir, name)) for name in os.listdir(exp_dir)
+             if re.fullmatch(r"seed[0-9]+", name) and os.path.isdir(os.path.join(exp_dir, name))]
+    return sorted(found)
 
 
 def render(setting: str, exp_dir: str, tables: dict[str, Table], rows: list[Row], neg_lines: list[str],
