@@ -39,7 +39,7 @@ def counts(stdout: str) -> dict[tuple[str, str], tuple[int, int]]:
     """(task, split) -> (sentences, tokens) from prepare-data.py's summary table."""
     rows = [line.split() for line in stdout.splitlines()]
     return {(r[0], r[1]): (int(r[2].replace(",", "")), int(r[3].replace(",", ""))) for r in rows
-            if len(r) == 5 and r[0] in TASKS}
+            if len(r) == 6 and r[0] in TASKS}
 
 
 def expected_round(scores: list[dict]) -> int:
