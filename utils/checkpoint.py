@@ -1,4 +1,5 @@
 """Atomic writes and safe loads of tensors, state dicts and masks (never unpickling arbitrary objects)."""
+import json
 import os
 import tempfile
 
@@ -60,3 +61,10 @@ def load_weights(model: torch.nn.Module, path: str) -> None:
     if extra:
         raise ValueError(f"{path}: tensor {extra[0]} is not part of the model")
     model.load_state_dict(state)
+
+
+def write_jsonl(path: str, records: list[dict]) -> None:
+    """Replace a JSON-lines file with `records`, through a temporary file and a rename."""
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(record) + "\n" for record in records)
+    os.replace(path + ".tmp", path)

@@ -1,13 +1,12 @@
 """Step 1 of the paper for one task: iterative magnitude pruning with rewinding (Algorithm 1), recording
 every round's mask, best-dev weights and scores under one folder."""
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Callable
 
 from torch import nn
 
-from utils.checkpoint import save_state
+from utils.checkpoint import save_state, write_jsonl
 from utils.masks import Mask, kept_fraction, save_mask, zero_pruned_
 from utils.pruning import prune_global
 
@@ -35,10 +34,7 @@ def round_tag(round_: int, mask: Mask) -> str:
 
 def write_scores(out_dir: str, records: list[dict]) -> None:
     """scores.jsonl, one line per finished round, rewritten whole through a temporary file."""
-    path = os.path.join(out_dir, "scores.jsonl")
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(record) + "\n" for record in records)
-    os.replace(path + ".tmp", path)
+    write_jsonl(os.path.join(out_dir, "scores.jsonl"), records)
 
 
 def run_imp(model: nn.Module, rewind_point: dict, mask: Mask, schedule: list[float], first_round: int,

@@ -4,6 +4,7 @@ records an epoch twice."""
 import json
 import os
 
+from utils.checkpoint import write_jsonl
 from utils.masks import Mask, kept_fraction
 
 METRICS_FILE = "metrics.jsonl"
@@ -31,11 +32,8 @@ def joint_metrics(system: str, history: list[dict]) -> list[dict]:
 
 
 def write_metrics(out_dir: str, records: list[dict]) -> None:
-    """Replace <out_dir>/metrics.jsonl with `records`, through a temporary file and a rename."""
-    path = os.path.join(out_dir, METRICS_FILE)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(record) + "\n" for record in records)
-    os.replace(path + ".tmp", path)
+    """Replace <out_dir>/metrics.jsonl with `records` (atomically)."""
+    write_jsonl(os.path.join(out_dir, METRICS_FILE), records)
 
 
 def read_metrics(path: str) -> list[dict]:
