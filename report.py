@@ -13,6 +13,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("setting", help="experiment setting, e.g. conll03")
     parser.add_argument("--exp_dir", default=None, help="runs folder (default: exp/<setting>); with seed<s>/ folders in it, the report over those seeds")
     parser.add_argument("--out", default=None, help="output folder (default: <exp_dir>/report)")
+    parser.add_argument("--lenient", action="store_true", help="score chunking and NER with the original code's lenient Step 1 span decoders (for comparison with its logs) instead of conlleval's")
     parser.add_argument("--compare", metavar="NAME", default=None, help="only print, per task, the test scores of Step 1 (dense round 0 and the chosen subnet) beside the joint run mtl/NAME (the closing table of run_<setting>.sh all); writes nothing")
     args = parser.parse_args(argv)
     exp_dir = args.exp_dir or os.path.join("exp", args.setting)
@@ -28,7 +29,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(1)
         return
     try:
-        written = write_report(exp_dir, args.out or os.path.join(exp_dir, "report"), args.setting)
+        written = write_report(exp_dir, args.out or os.path.join(exp_dir, "report"), args.setting,
+                               "test_lenient" if args.lenient else "test")
     except (OSError, ValueError, KeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)

@@ -214,3 +214,31 @@ def test_encoder_count_of_the_paper_model() -> None:
     model = get_model("cnn-lstm", build_tiny_dataset(dim=100), hidden_size=200, n_layer=1)
     assert encoder_params(model.state_dict()) == encoder_params(model) == 533_930
     assert 3 * encoder_params(model.state_dict()) == 1_601_790
+
+
+def test_lenient_scores_on_request(tmp_path):
+    """report.py --lenient: span tasks show the original's lenient F1 (test_lenient), POS its accuracy; the
+    default report shows conlleval's."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "exp"
+    cp = root / "single-nomtw" / "cp"
+    for task_id, task in {0: "pos", 1: "ner"}.items():
+        folder = cp / str(task_id)
+        write_json(folder / "config.json", {"task": task})
+        atomic_save(STATE, str(folder / "init_weights.th"))
+        record = {"round": 0, "kept": 100.0, "dev": 50.0, "test": 80.0 + task_id}
+        if task == "ner":
+            record["test_lenient"] = 84.5
+        (folder / "scores.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+        write_json(folder / "complete.json", {"task": task, "rounds": 1})
+    for flag, ner in (([], 81.0), (["--lenient"], 84.5)):
+        out = tmp_path / f"report{len(flag)}"
+        done = subprocess.run([sys.executable, "report.py", "conll03", "--exp_dir", str(root), "--out", str(out),
+                               *flag], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+        with open(out / "main.csv", encoding="utf-8") as f:
+            single = next(row for row in csv.DictReader(f) if row["system"] == "Single task")
+        assert float(single["pos"]) == 80.0 and float(single["ner"]) == ner

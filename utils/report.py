@@ -142,18 +142,24 @@ def read_step1(cp_dir: str) -> list[Step1Task]:
     return tasks
 
 
-def single_task_row(exp_dir: str, cp_rel: str, system: str = "Single task") -> Row:
+def test_score(record: dict, score_key: str = "test") -> float | None:
+    """A record's test score: `score_key` ("test", or "test_lenient" for the original's Step 1 span decoders),
+    the plain test score for tasks that have no such field (token accuracy is the same either way)."""
+    return record.get(score_key, record.get("test"))
+
+
+def single_task_row(exp_dir: str, cp_rel: str, system: str = "Single task", score_key: str = "test") -> Row:
     """Round 0 of a Step 1 run from θ(0): a dense model per task, trained alone. # Params: Σ over the tasks of
     one dense encoder."""
     tasks = read_step1(os.path.join(exp_dir, cp_rel))
-    scores = {t.task: r["test"] for t in tasks for r in t.records if r["round"] == 0}
+    scores = {t.task: test_score(r, score_key) for t in tasks for r in t.records if r["round"] == 0}
     if not scores:
         return Row(system)
     return Row(system, scores, sum(t.dense_params for t in tasks), f"{cp_rel}/*/scores.jsonl, round 0",
                "# Params: Σ over tasks of one dense encoder (tensors of init_weights.th)")
 
 
-def subnet_row(exp_dir: str, mask_rel: str = "mtl/mask") -> Row:
+def subnet_row(exp_dir: str, mask_rel: str = "mtl/mask", score_key: str = "test") -> Row:
     """The Step 1 rounds Step 2 chose, each subnet trained alone from the rewind point. # Params: Σ over the tasks
     of the subnet's kept weights plus the encoder's unmasked tensors (biases)."""
     mask_dir = os.path.join(exp_dir, mask_rel)
@@ -164,7 +170,7 @@ def subnet_row(exp_dir: str, mask_rel: str = "mtl/mask") -> Row:
     state = load_tensors(os.path.join(mask_dir, "init_weights.th"))
     params = sum(encoder_params(state, [load_mask(os.path.join(mask_dir, f"{c['task_id']}.th"))["mask"]]) for c in chosen)
     kept = ", ".join(f"{c['task']} round {c['round']} ({c['kept']:.2f}% kept)" for c in chosen)
-    return Row("Single task (subnet)", {c["task"]: c["test"] for c in chosen}, params,
+    return Row("Single task (subnet)", {c["task"]: test_score(c, score_key) for c in chosen}, params,
                f"{mask_rel}/selection.json", f"{kept}; # Params: Σ of kept weights + biases")
 
 
@@ -192,13 +198,14 @@ def find_runs(exp_dir: str, folders: tuple[str, ...] = RUN_FOLDERS) -> tuple[dic
     return runs, skipped
 
 
-def joint_row(system: str, runs: dict[str, list[Run]], label: str) -> Row:
+def joint_row(system: str, runs: dict[str, list[Run]], label: str, score_key: str = "test") -> Row:
     """The newest run whose results.json "system" is `label`; its test scores and "params"."""
     found = runs.get(label.lower(), [])
     if not found:
         return Row(system)
     run = found[0]
-    scores = {name: r["test"] for name, r in run.results.get("tasks", {}).items() if r.get("test") is not None}
+    scores = {name: test_score(r, score_key) for name, r in run.results.get("tasks", {}).items()
+              if r.get("test") is not None}
     note = f"newest of {len(found)} (also {', '.join(r.path for r in found[1:])})" if len(found) > 1 else ""
     return Row(system, scores, run.results.get("params"), run.path, note)
 
@@ -408,14 +415,15 @@ def compare_run(exp_dir: str, name: str) -> str:
             + table.markdown())
 
 
-def negative_section(exp_dir: str) -> tuple[list[str], list[str], Table | None]:
+def negative_section(exp_dir: str, score_key: str = "test") -> tuple[list[str], list[str], Table | None]:
     """Markdown lines, missing-run lines and the table of the negative-transfer runs under <exp_dir>/negative
     (single task = Step 1 round 0, hard and sparse sharing); nothing when that folder is absent."""
     if not os.path.isdir(os.path.join(exp_dir, "negative")):
         return [], ["- Negative transfer: not run (`bash run_conll03.sh negative`)"], None
     runs, skipped = find_runs(exp_dir, tuple(f"negative/{top}" for top in RUN_FOLDERS))
-    single = single_task_row(exp_dir, "negative/single/cp")
-    rows = [single, *(joint_row(system, runs, system.lower()) for system in ("Hard sharing", "Sparse sharing"))]
+    single = single_task_row(exp_dir, "negative/single/cp", score_key=score_key)
+    rows = [single, *(joint_row(system, runs, system.lower(), score_key)
+                      for system in ("Hard sharing", "Sparse sharing"))]
     tasks = row_tasks(rows, ("ner", "pp"))
     table = score_table(rows, tasks, single, run_metrics(os.path.join(exp_dir, "negative")))
     lines = ["## Negative transfer: NER + position prediction (test)", "",
@@ -438,14 +446,14 @@ class Collected:
     neg_missing: list[str]
 
 
-def collect(exp_dir: str, setting: str) -> Collected:
-    """The tables of one runs folder (main, mtw, overlap and, when run, negative)."""
+def collect(exp_dir: str, setting: str, score_key: str = "test") -> Collected:
+    """The tables of one runs folder (main, mtw, overlap and, when run, negative), scored by `score_key`."""
     runs, skipped = find_runs(exp_dir)
-    single = single_task_row(exp_dir, "single-nomtw/cp")
-    joint = {system: joint_row(system, runs, label) for system, label in JOINT_SYSTEMS.items()}
-    rows = [single, subnet_row(exp_dir), *joint.values()]
+    single = single_task_row(exp_dir, "single-nomtw/cp", score_key=score_key)
+    joint = {system: joint_row(system, runs, label, score_key) for system, label in JOINT_SYSTEMS.items()}
+    rows = [single, subnet_row(exp_dir, score_key=score_key), *joint.values()]
     sparse, hard = joint["Sparse sharing"], joint["Hard sharing"]
-    nomtw = joint_row("Sparse sharing (no MTW)", runs, NOMTW_SYSTEM)
+    nomtw = joint_row("Sparse sharing (no MTW)", runs, NOMTW_SYSTEM, score_key)
     tasks = row_tasks(rows + [nomtw], DEFAULT_TASKS)
     masks = read_masks(os.path.join(exp_dir, "mtl", "mask"))
     metrics = run_metrics(exp_dir)
@@ -453,7 +461,7 @@ def collect(exp_dir: str, setting: str) -> Collected:
               "mtw": score_table([nomtw, Row("Sparse sharing (MTW)", sparse.scores, sparse.params, sparse.source)],
                                  tasks, nomtw, metrics),
               "overlap": overlap_table(masks, sparse, hard, ordered_tasks(masks) or tasks)}
-    neg_lines, neg_missing, neg_table = negative_section(exp_dir)
+    neg_lines, neg_missing, neg_table = negative_section(exp_dir, score_key)
     if neg_table is not None:
         tables["negative"] = neg_table
     missing = (missing_lines(rows + [nomtw], tasks, f"`bash run_{setting}.sh baselines`")
@@ -462,15 +470,16 @@ def collect(exp_dir: str, setting: str) -> Collected:
     return Collected(tables, rows + [nomtw], neg_lines, missing, neg_missing)
 
 
-def write_report(exp_dir: str, out_dir: str, setting: str) -> list[str]:
+def write_report(exp_dir: str, out_dir: str, setting: str, score_key: str = "test") -> list[str]:
     """Write report.md, main.csv, mtw.csv, overlap.csv (and negative.csv, kept_vs_dev.png when their runs exist)
-    into `out_dir`; returns the paths written. An exp_dir of seed<s>/ folders gets the report over seeds."""
+    into `out_dir`; returns the paths written. An exp_dir of seed<s>/ folders gets the report over seeds.
+    score_key "test_lenient" scores span tasks with the original's Step 1 decoders instead of conlleval's."""
     seeds = seed_folders(exp_dir)
     if seeds:
         from utils.report_seeds import write_seed_report
 
-        return write_seed_report(exp_dir, out_dir, setting, seeds)
-    found = collect(exp_dir, setting)
+        return write_seed_report(exp_dir, out_dir, setting, seeds, score_key)
+    found = collect(exp_dir, setting, score_key)
     tables, metrics = found.tables, run_metrics(exp_dir)
     os.makedirs(out_dir, exist_ok=True)
     written = []

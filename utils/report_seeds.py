@@ -224,9 +224,10 @@ def score_tasks(found: list[Collected]) -> dict[str, list[str]]:
     return out
 
 
-def write_seed_report(exp_dir: str, out_dir: str, setting: str, seeds: list[tuple[int, str]]) -> list[str]:
+def write_seed_report(exp_dir: str, out_dir: str, setting: str, seeds: list[tuple[int, str]],
+                      score_key: str = "test") -> list[str]:
     """report.md, <table>.csv (mean, std and n per cell) and orderings.csv over the seed folders of exp_dir."""
-    found = {seed: collect(folder, setting) for seed, folder in seeds}
+    found = {seed: collect(folder, setting, score_key) for seed, folder in seeds}
     names = list(dict.fromkeys(name for f in found.values() for name in f.tables))
     tables = {name: aggregate([f.tables[name] for f in found.values() if name in f.tables], len(seeds))
               for name in names}
