@@ -234,3 +234,26 @@ def test_ctrl_c_stops_the_warmup(processed_conll03, tmp_path):
     # the run's NAME only when the run had written its folder (the name is then needed to resume it).
     written = list((exp / "warmup").glob("*")) if (exp / "warmup").exists() else []
     assert [again.group(2)] == [p.name for p in written] if written else again.group(1) is None
+
+
+def test_two_runs_with_one_name_exactly_one_proceeds(processed_conll03, tmp_path):
+    """A second `warmup` with the same NAME and EXP_DIR, started while the first trains, stops at once with one
+    line naming the folder; the first goes on training (then it is stopped here, to save time)."""
+    exp = tmp_path / "exp"
+    env = environment(TRAIN_LIMIT="2000", EVAL_LIMIT="100", WARMUP_EPOCHS="20", NAME="same",
+                      PROCESSED=str(processed_conll03), EXP_DIR=str(exp))
+    first = subprocess.Popen(["bash", "run_conll03.sh", "warmup"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: (exp / "warmup/same/config.json").exists())
+        second = run("run_conll03.sh", ["warmup"], env)
+        assert first.poll() is None, "the first run should still be training"
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    assert second.returncode == 1
+    errors = [line for line in second.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"{exp / 'warmup/same'} is in use by another run" in errors[0]
+    assert first.returncode == 143 and not (exp / "warmup/same/results.json").exists()
