@@ -34,7 +34,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--trainer", default=None, choices=sorted(TRAINER_SAMPLING), help="the original's names: seq-label = --sampling round-robin, re-seq-label = resample")
     parser.add_argument("--scheduler", default="fix", choices=SCHEDULERS, help="LR schedule: fix (original), decay 1/(1+0.05·epoch), inverse_sqrt with --warmup_steps")
     parser.add_argument("--warmup_steps", type=int, default=1000, help="warm-up steps of --scheduler inverse_sqrt")
-    parser.add_argument("--clip_value", type=float, default=5.0, help="gradient value clipping (the original's MTL setting)")
+    parser.add_argument("--clip_value", type=float, default=5.0, help="gradient value clipping (the original's MTL setting); 0: off")
+    parser.add_argument("--clip_norm", type=float, default=0.0, help="gradient-norm clipping as in Step 1, e.g. 5 with --crf (CRF losses are summed over tokens; value clipping alone lets joint training diverge); 0: off, the original's")
     parser.add_argument("--patience", type=int, default=0, help="early stopping: stop once the dev average has not improved for N epochs (default: 0, off: train all --epochs, the paper's)")
     parser.add_argument("--evaluate", action="store_true", help="evaluate the saved best.th of --save_dir/--exp_name on dev and test without training; model, data and mask settings come from the run's config.json")
     parser.add_argument("--save_ep", type=int, default=0, help="also keep the weights of every N-th epoch (0: only the best)")
@@ -271,7 +272,8 @@ def main(argv: list[str] | None = None) -> None:
             result = train_joint(model, tasks, epochs=args.epochs, batch_size=args.batch_size, optim=args.optim,
                                  scheduler=args.scheduler, sampling=args.sampling, device=args.device, pad_index=pad,
                                  generator=generator, on_best=save_best, on_epoch=save_epoch,
-                                 clip_value=args.clip_value, print_every=args.print_every,
+                                 clip_value=args.clip_value or None, clip_norm=args.clip_norm or None,
+                                 print_every=args.print_every,
                                  warmup_steps=args.warmup_steps, batching=args.batching, state=saved,
                                  checkpoint=checkpoint, context=context, patience=args.patience)
         except (NonFiniteLoss, ValueError) as error:

@@ -316,3 +316,22 @@ def test_train_mtl_with_masks_in_process(tiny_data, tiny_processed, tmp_path):
                           sum(m.numel() for m in masks[0].values()),
                           "ner": 100.0 * float(sum(m.sum() for m in masks[1].values())) /
                           sum(m.numel() for m in masks[1].values())})
+
+
+@pytest.mark.parametrize("clip_norm,expected", [(None, []), (5.0, [5.0] * 7)])
+def test_joint_norm_clipping_only_when_asked(tiny_data, monkeypatch, clip_norm, expected):
+    """Step 3 clips gradient values (the original); with clip_norm (run_ptb.sh's CRFs) it also clips the norm,
+    once per step: batches of 1 over 4 pos and 3 ner sentences make 7 steps."""
+    import torch.nn.utils as nn_utils
+
+    norms = []
+    real = nn_utils.clip_grad_norm_
+    monkeypatch.setattr(nn_utils, "clip_grad_norm_", lambda params, max_norm, *a, **k: (norms.append(max_norm),
+                                                                                          real(params, max_norm))[1])
+    monkeypatch.setattr(utils.mtl, "evaluate", lambda *args: 50.0)
+    model = tiny_model(tiny_data)
+    tasks = [JointTask(i, t, None) for i, t in enumerate(tiny_data.tasks)]
+    train_joint(model, tasks, epochs=1, batch_size=1, optim=OPTIM, scheduler="fix", sampling="round-robin",
+                device="cpu", pad_index=tiny_data.words.padding_idx, generator=torch.Generator().manual_seed(0),
+                on_best=lambda epoch: None, clip_norm=clip_norm)
+    assert norms == expected

@@ -73,7 +73,8 @@ def refill_batching(batching: str, sampling: str, first: bool) -> str:
 def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_size: int, optim: str,
                 scheduler: str, sampling: str, device: torch.device | str, pad_index: int,
                 generator: torch.Generator, on_best: Callable[[int], None],
-                on_epoch: Callable[[int], None] = lambda epoch: None, clip_value: float = 5.0,
+                on_epoch: Callable[[int], None] = lambda epoch: None, clip_value: float | None = 5.0,
+                clip_norm: float | None = None,
                 print_every: int = 0, warmup_steps: int = 1000, batching: str = "original", state: dict | None = None,
                 checkpoint: Callable[[dict], None] | None = None, context: Context = SINGLE,
                 patience: int = 0) -> JointResult:
@@ -139,7 +140,7 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
                 group["lr"] = base * factor
             trace.start(model, tasks[k].mask)
             losses.append(train_step(model, tasks[k].mask, tasks[k].task_id, batch, optimizers[k],
-                                     clip_value=clip_value, reduce=reduce))
+                                     clip_norm=clip_norm, clip_value=clip_value, reduce=reduce))
             trace.record(model, tasks[k].mask, epoch, global_step + 1, k, indices)
             if not math.isfinite(losses[-1]):
                 raise NonFiniteLoss(f"task {tasks[k].data.name}: the loss is {losses[-1]} at epoch {epoch}, step "

@@ -34,6 +34,7 @@ EPOCHS=${EPOCHS:-100}
 MTL_EPOCHS=${MTL_EPOCHS:-$EPOCHS}
 PATIENCE=${PATIENCE:-0}
 MTL_PATIENCE=${MTL_PATIENCE:-$PATIENCE}
+CLIP_NORM=${CLIP_NORM:-0}   # joint runs: gradient-norm clipping besides the original's value clipping (0: off)
 SEEDS=${SEEDS:-}
 WARMUP_EPOCHS=${WARMUP_EPOCHS:-1}
 PRUNING_ITER=${PRUNING_ITER:-20}
@@ -85,7 +86,8 @@ budget profile: PROFILE=$PROFILE (paper|quick); a variable set in the environmen
          WARMUP_EPOCHS=1 PRUNING_ITER=4 FINAL_RATE=0.1 JOBS=2 (rounds at 100, 56.2, 31.6, 17.8, 10% kept)
   EPOCHS: per Step 1 round; MTL_EPOCHS: per joint run (default: EPOCHS); PATIENCE: stop a Step 1 round once dev
   has not improved for N epochs (0: off); MTL_PATIENCE: the same on the dev average of joint runs (default:
-  PATIENCE; the warmup always trains WARMUP_EPOCHS).
+  PATIENCE; the warmup always trains WARMUP_EPOCHS). CLIP_NORM=N: joint runs also clip the gradient norm at N
+  (0: off, the original's value clipping alone; run_ptb.sh sets 5 for its CRFs, whose summed losses diverge without).
 seeds: SEEDS=${SEEDS:-(none)}: e.g. SEEDS=1,2,3 runs MODE once per seed, with SEED=s into EXP_DIR/seed<s>/ (same
   NAME); re-running resumes each seed; python report.py $SETTING then gives mean ± std over the seeds.
 environment (defaults): PYTHON=$PYTHON EXP_DIR=$EXP_DIR PROCESSED=$PROCESSED PROCESSED_PP=$PROCESSED_PP
@@ -158,6 +160,7 @@ check_settings() {
   fi
   [[ "$PATIENCE" =~ ^[0-9]+$ ]] || fail 2 "PATIENCE=$PATIENCE: expected a non-negative integer (epochs; 0: off)"
   [[ "$MTL_PATIENCE" =~ ^[0-9]+$ ]] || fail 2 "MTL_PATIENCE=$MTL_PATIENCE: expected a non-negative integer (epochs; 0: off)"
+  [[ "$CLIP_NORM" =~ ^[0-9]+([.][0-9]+)?$ ]] || fail 2 "CLIP_NORM=$CLIP_NORM: expected a non-negative number (0: off)"
   if [ -n "$SEEDS" ]; then
     [[ "$SEEDS" =~ ^[0-9]+(,[0-9]+)*$ ]] ||
       fail 2 "SEEDS=$SEEDS: expected comma-separated non-negative integers, e.g. SEEDS=1,2,3"
@@ -316,7 +319,7 @@ running_on() {
 run_warmup() {
   fresh_dir "$EXP_DIR/warmup/$NAME"
   common_args
-  run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --epochs "$WARMUP_EPOCHS" --sampling "$SAMPLING" \
+  run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --clip_norm "$CLIP_NORM" --epochs "$WARMUP_EPOCHS" --sampling "$SAMPLING" \
     --save_dir "$EXP_DIR/warmup" --exp_name "$NAME"
 }
 
@@ -330,8 +333,8 @@ run_mtl() {
   local masks=${1:-$EXP_DIR/mtl/mask} system=${2:-sparse sharing}
   fresh_dir "$EXP_DIR/mtl/$NAME"
   common_args
-  run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --epochs "$MTL_EPOCHS" --patience "$MTL_PATIENCE" --sampling "$SAMPLING" \
-    --masks_path "$masks" --save_dir "$EXP_DIR/mtl" --exp_name "$NAME" --system "$system"
+  run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --clip_norm "$CLIP_NORM" --epochs "$MTL_EPOCHS" --patience "$MTL_PATIENCE" \
+    --sampling "$SAMPLING" --masks_path "$masks" --save_dir "$EXP_DIR/mtl" --exp_name "$NAME" --system "$system"
 }
 
 # run_shared ARCH KIND: a mask-free multi-task baseline (hard: cnn-lstm, soft, hier: hier-lstm with POS on layer 1
@@ -341,8 +344,8 @@ run_shared() {
   fresh_dir "$EXP_DIR/baselines/$kind-$NAME"
   common_args
   step "baseline $kind-$NAME (--arch $arch)"
-  run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --arch "$arch" --epochs "$MTL_EPOCHS" --patience "$MTL_PATIENCE" \
-    --sampling "$SAMPLING" \
+  run_child "$PYTHON" train_mtl.py "${ARGS[@]}" --clip_norm "$CLIP_NORM" --arch "$arch" --epochs "$MTL_EPOCHS" \
+    --patience "$MTL_PATIENCE" --sampling "$SAMPLING" \
     --save_dir "$EXP_DIR/baselines" --exp_name "$kind-$NAME"
 }
 
