@@ -18,10 +18,10 @@ def run_single(processed: Path, exp: Path, **extra: str) -> subprocess.Completed
                           timeout=600)
 
 
-def test_tasks_run_round_robin_on_the_devices(processed_conll03, tmp_path):
+def test_tasks_run_round_robin_on_the_devices(processed_conll03_small, tmp_path):
     """DEVICES=cpu,cpu JOBS=1: tasks 0 and 2 go to the first device, task 1 to the second; two run at once (task 1
     starts before task 0's rounds are done) and every task writes all its rounds."""
-    done = run_single(processed_conll03, tmp_path / "exp", DEVICES="cpu,cpu", JOBS="1")
+    done = run_single(processed_conll03_small, tmp_path / "exp", DEVICES="cpu,cpu", JOBS="1")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     starts = {line.split()[3].rstrip(":"): i for i, line in enumerate(lines) if line.startswith("Step 1, task")}
@@ -36,10 +36,10 @@ def test_tasks_run_round_robin_on_the_devices(processed_conll03, tmp_path):
         assert json.loads((folder / "config.json").read_text())["device"] == "cpu"
 
 
-def test_a_failing_device_ends_its_task_only(processed_conll03, tmp_path):
+def test_a_failing_device_ends_its_task_only(processed_conll03_small, tmp_path):
     """A device that does not exist (cpu:7 is refused by torch) fails task 1 with one line naming it; tasks 0 and
     2 on the good device finish."""
-    done = run_single(processed_conll03, tmp_path / "exp", DEVICES="cpu,nosuchdevice", JOBS="1")
+    done = run_single(processed_conll03_small, tmp_path / "exp", DEVICES="cpu,nosuchdevice", JOBS="1")
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "task 1 (on nosuchdevice)" in errors[0]

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-BUDGET = {"TRAIN_LIMIT": "80", "EVAL_LIMIT": "40", "EPOCHS": "2", "PRUNING_ITER": "1", "FINAL_RATE": "0.5",
-          "WARMUP_EPOCHS": "1", "MTL_EPOCHS": "6", "HIDDEN_SIZE": "16", "JOBS": "1", "DEVICE": "cpu", "NAME": "r",
+BUDGET = {"TRAIN_LIMIT": "60", "EVAL_LIMIT": "30", "EPOCHS": "2", "PRUNING_ITER": "1", "FINAL_RATE": "0.5",
+          "WARMUP_EPOCHS": "1", "MTL_EPOCHS": "6", "HIDDEN_SIZE": "8", "JOBS": "1", "DEVICE": "cpu", "NAME": "r",
           "OMP_NUM_THREADS": "1"}
 
 
@@ -74,13 +74,13 @@ def same(a, b) -> bool:
     return a == b
 
 
-def test_killed_twice_and_resumed_equals_uninterrupted(processed_conll03, tmp_path):
+def test_killed_twice_and_resumed_equals_uninterrupted(processed_conll03_small, tmp_path):
     reference = tmp_path / "reference"
-    done = run_all(environment(processed_conll03, reference))
+    done = run_all(environment(processed_conll03_small, reference))
     assert done.returncode == 0, done.stderr[-2000:]
 
     exp = tmp_path / "killed"
-    env = environment(processed_conll03, exp)
+    env = environment(processed_conll03_small, exp)
     rng = random.Random(os.getpid())
     kill_when(env, lambda: any((exp / "single/cp").glob("*/resume.th")), rng)
     assert not (exp / "mtl/r/results.json").exists()
