@@ -57,6 +57,19 @@ def tiny_data():
     return build_tiny_dataset()
 
 
+def conll_sentences(path: Path, n: int) -> list[list[str]]:
+    """The first n sentences of a CoNLL file as their raw lines (-DOCSTART- dropped), as the data readers cut them."""
+    blocks, rows = [], []
+    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+        if not line.split() or line.startswith("-DOCSTART-"):
+            if rows:
+                blocks.append(rows)
+            rows = []
+        else:
+            rows.append(line)
+    return blocks[:n]
+
+
 # --- The real CoNLL-2003 data, processed once per test session (50-d GloVe subset). ---
 
 @pytest.fixture(scope="session")

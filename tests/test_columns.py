@@ -11,24 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import conll_sentences
 from utils.readers import ColumnTask, read_column_tasks
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET = {"TRAIN_LIMIT": "150", "EVAL_LIMIT": "80", "EPOCHS": "1", "MTL_EPOCHS": "1", "WARMUP_EPOCHS": "1",
           "PRUNING_ITER": "1", "FINAL_RATE": "0.5", "HIDDEN_SIZE": "32", "JOBS": "2", "NAME": "cols"}
-
-
-def sentences(path: Path, n: int) -> list[list[str]]:
-    """The first n sentences of a CoNLL file as their lines (-DOCSTART- dropped)."""
-    blocks, rows = [], []
-    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
-        if not line.split() or line.startswith("-DOCSTART-"):
-            if rows:
-                blocks.append(rows)
-            rows = []
-        else:
-            rows.append(line)
-    return blocks[:n]
 
 
 def write(path: Path, blocks: list[list[str]]) -> Path:
@@ -54,9 +42,9 @@ def setting(shared_data, tmp_path_factory) -> dict:
     """Slices of CoNLL-2000 (200 train / 80 test sentences) and CoNLL-2003 (200 / 80 / 80), prepared as a
     two-task columns setting; the run_columns.sh environment."""
     root = tmp_path_factory.mktemp("columns")
-    chunk = {"train": sentences(shared_data / "conll2000" / "train.txt", 200),
-             "test": sentences(shared_data / "conll2000" / "test.txt", 80)}
-    ner = {split: sentences(shared_data / "conll03" / f"{split}.txt", 200 if split == "train" else 80)
+    chunk = {"train": conll_sentences(shared_data / "conll2000" / "train.txt", 200),
+             "test": conll_sentences(shared_data / "conll2000" / "test.txt", 80)}
+    ner = {split: conll_sentences(shared_data / "conll03" / f"{split}.txt", 200 if split == "train" else 80)
            for split in ("train", "dev", "test")}
     files = {f"chunk_{s}": write(root / f"chunk_{s}.txt", b) for s, b in chunk.items()}
     files.update({f"ner_{s}": write(root / f"ner_{s}.txt", b) for s, b in ner.items()})

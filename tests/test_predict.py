@@ -10,24 +10,12 @@ from pathlib import Path
 import pytest
 
 import predict
+from tests.conftest import conll_sentences
 from utils.readers import to_bioes
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET = ["--eval_limit", "100", "--hidden_size", "16", "--optim", "adam(lr=0.01)", "--device", "cpu"]
 RAW = "EU rejects German call to boycott Zqxvbrtl lamb .\n\n  Ωμέγα  wörld   x\nPeter Blackburn\n"
-
-
-def dev_sentences(path: Path, n: int) -> list[list[str]]:
-    """The first n sentences of a CoNLL file as their raw lines (-DOCSTART- dropped), as the data reader cuts them."""
-    blocks, rows = [], []
-    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
-        if not line.split() or line.startswith("-DOCSTART-"):
-            if rows:
-                blocks.append(rows)
-            rows = []
-        else:
-            rows.append(line)
-    return blocks[:n]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +37,7 @@ def runs(processed_conll03, shared_data, tmp_path_factory) -> Path:
         output = job.communicate(timeout=300)[0]
         assert job.returncode == 0, output[-2000:]
     shutil.rmtree(data)
-    rows = dev_sentences(shared_data / "conll03" / "dev.txt", 100)
+    rows = conll_sentences(shared_data / "conll03" / "dev.txt", 100)
     (root / "dev100.txt").write_text("\n\n".join("\n".join(block) for block in rows) + "\n", encoding="utf-8")
     (root / "raw.txt").write_text(RAW, encoding="utf-8")
     return root
@@ -75,7 +63,7 @@ def test_conll_input_is_scored_as_in_training(runs, shared_data):
                              "--format", "conll", "--output", str(out), "--scores", str(scores), "--device", "cpu"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    gold_rows = dev_sentences(shared_data / "conll03" / "dev.txt", 100)
+    gold_rows = conll_sentences(shared_data / "conll03" / "dev.txt", 100)
     tagged = read_output(out)
     assert len(tagged) == 100 and [len(s) for s in tagged] == [len(b) for b in gold_rows]
     assert all(len(row) == 4 for sentence in tagged for row in sentence)

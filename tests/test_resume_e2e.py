@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from tests.test_resume import assert_same, strip_timings
+
 REPO = Path(__file__).resolve().parents[1]
 BUDGET = {"TRAIN_LIMIT": "60", "EVAL_LIMIT": "30", "EPOCHS": "2", "PRUNING_ITER": "1", "FINAL_RATE": "0.5",
           "WARMUP_EPOCHS": "1", "MTL_EPOCHS": "6", "HIDDEN_SIZE": "8", "JOBS": "1", "DEVICE": "cpu", "NAME": "r",
@@ -52,26 +54,8 @@ def outcome(exp: Path) -> dict:
     for path in [*sorted((exp / "single/cp").glob("*/scores.jsonl")), exp / "mtl/r/results.json"]:
         records = [json.loads(line) for line in path.read_text().splitlines()] if path.suffix == ".jsonl" \
             else [json.loads(path.read_text())]
-        out[str(path.relative_to(exp))] = untimed(records)
+        out[str(path.relative_to(exp))] = strip_timings(records)
     return out
-
-
-def untimed(obj):
-    if isinstance(obj, dict):
-        return {k: untimed(v) for k, v in obj.items() if k != "seconds"}
-    if isinstance(obj, list):
-        return [untimed(v) for v in obj]
-    return obj
-
-
-def same(a, b) -> bool:
-    if isinstance(a, torch.Tensor):
-        return torch.equal(a, b)
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return a == b
 
 
 def test_killed_twice_and_resumed_equals_uninterrupted(processed_conll03_small, tmp_path):
@@ -89,11 +73,9 @@ def test_killed_twice_and_resumed_equals_uninterrupted(processed_conll03_small, 
     resumed = run_all(env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 
-    got, expected = outcome(exp), outcome(reference)
-    assert got.keys() == expected.keys()
-    different = [name for name in expected if not same(got[name], expected[name])]
-    assert different == []
+    expected = outcome(reference)
+    assert_same(outcome(exp), expected)
 
     again = run_all(env)
     assert again.returncode == 0 and "nothing to do" in again.stdout
-    assert same(outcome(exp), expected)
+    assert_same(outcome(exp), expected)
