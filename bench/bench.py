@@ -25,6 +25,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from models import get_model  # noqa: E402
+from models.bilstm import BiLSTM  # noqa: E402
 from utils.batching import Batch, collate, epoch_batches  # noqa: E402
 from utils.dataset import Dataset, Split, TaskData  # noqa: E402
 from utils.masks import Mask, masked_forward, masked_weights, prunable_names, zero_pruned_  # noqa: E402
@@ -79,20 +80,17 @@ def original_step(model: nn.Module, mask: Mask, task: int, batch: Batch, optimiz
 
 
 class Floor(nn.Module):
-    """The least a step can cost: the same BiLSTM (packed, as the model runs it) and a linear head on fixed
-    token features, cross-entropy over the real tokens; no embeddings, char CNN, masks or optimiser."""
+    """The least a step can cost: the model's BiLSTM and a linear head on fixed token features, cross-entropy
+    over the real tokens; no embeddings, char CNN, masks or optimiser."""
 
     def __init__(self, input_dim: int, hidden_size: int, n_tags: int) -> None:
         super().__init__()
-        self.lstm = nn.LSTM(input_dim, hidden_size, bidirectional=True, batch_first=True)
+        self.lstm = BiLSTM(input_dim, hidden_size)
         self.out = nn.Linear(2 * hidden_size, n_tags)
 
     def step(self, features: torch.Tensor, batch: Batch) -> None:
         self.zero_grad(set_to_none=True)
-        packed = nn.utils.rnn.pack_padded_sequence(features, batch.seq_len.cpu(), batch_first=True,
-                                                   enforce_sorted=False)
-        hidden, _ = nn.utils.rnn.pad_packed_sequence(self.lstm(packed)[0], batch_first=True,
-                                                     total_length=features.size(1))
+        hidden, _ = self.lstm(features, batch.seq_len)
         keep = torch.arange(features.size(1), device=features.device)[None, :] < batch.seq_len[:, None]
         F.cross_entropy(self.out(hidden)[keep], batch.tags[keep]).backward()
 

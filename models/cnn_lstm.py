@@ -1,8 +1,8 @@
 """The base network E of the paper: CNN-BiLSTM (Ma & Hovy 2016) shared by all tasks, one head per task."""
 import torch
-from fastNLP.modules import LSTM
 from torch import nn
 
+from models.bilstm import BiLSTM
 from models.embedding import TokenInput, WordEmbedding
 from models.heads import TaskHeads
 
@@ -14,8 +14,7 @@ class CNNBiLSTM(TokenInput):
     def __init__(self, word_embedding: WordEmbedding, char: nn.Module, n_tags: list[int], hidden_size: int = 200,
                  n_layer: int = 1, dropout: float = 0.5, crf: bool = False) -> None:
         super().__init__(word_embedding, char)
-        self.lstm = LSTM(self.input_dim, hidden_size, num_layers=n_layer,
-                         bidirectional=True, batch_first=True)
+        self.lstm = BiLSTM(self.input_dim, hidden_size, num_layers=n_layer)
         self.dropout = nn.Dropout(dropout)
         self.heads = TaskHeads(2 * hidden_size, n_tags, crf)
 

@@ -1,8 +1,8 @@
 """Hierarchical sharing (Søgaard & Goldberg 2016): a stack of BiLSTM layers where each task reads its own layer."""
 import torch
-from fastNLP.modules import LSTM
 from torch import nn
 
+from models.bilstm import BiLSTM
 from models.embedding import TokenInput, WordEmbedding
 from models.heads import TaskHeads
 
@@ -43,8 +43,7 @@ class HierarchicalBiLSTM(TokenInput):
             raise ValueError(f"--task_layers {task_layers}: the deepest layer read must equal --n_layer {n_layer}")
         self.task_layers = list(task_layers)
         sizes = [self.input_dim] + [2 * hidden_size] * (max(task_layers) - 1)
-        self.lstm = nn.ModuleList(LSTM(size, hidden_size, num_layers=1, bidirectional=True, batch_first=True)
-                                  for size in sizes)
+        self.lstm = nn.ModuleList(BiLSTM(size, hidden_size) for size in sizes)
         self.dropout = nn.Dropout(dropout)
         self.heads = TaskHeads(2 * hidden_size, n_tags, crf)
 

@@ -1,8 +1,8 @@
 """Soft sharing with cross-stitch units (Misra et al. 2016): a BiLSTM stream per task, mixed after every layer."""
 import torch
-from fastNLP.modules import LSTM
 from torch import nn
 
+from models.bilstm import BiLSTM
 from models.embedding import TokenInput, WordEmbedding
 from models.heads import TaskHeads
 
@@ -30,7 +30,7 @@ class CrossStitchBiLSTM(TokenInput):
         super().__init__(word_embedding, char)
         sizes = [self.input_dim] + [2 * hidden_size] * (n_layer - 1)
         self.lstm = nn.ModuleList(
-            nn.ModuleList(LSTM(size, hidden_size, num_layers=1, bidirectional=True, batch_first=True) for _ in n_tags)
+            nn.ModuleList(BiLSTM(size, hidden_size) for _ in n_tags)
             for size in sizes)
         self.stitch = nn.ParameterList(nn.Parameter(stitch_init(len(n_tags))) for _ in sizes)
         self.dropout = nn.Dropout(dropout)
