@@ -48,7 +48,7 @@ def test_quick_profile_values_and_explicit_variables_win() -> None:
     assert {k: quick[k] for k in ("EPOCHS", "MTL_EPOCHS", "PATIENCE", "MTL_PATIENCE", "PRUNING_ITER", "FINAL_RATE",
                                   "WARMUP_EPOCHS", "JOBS")} == {
         "EPOCHS": "3", "MTL_EPOCHS": "3", "PATIENCE": "1", "MTL_PATIENCE": "1", "PRUNING_ITER": "4",
-        "FINAL_RATE": "0.1", "WARMUP_EPOCHS": "1", "JOBS": "2"}
+        "FINAL_RATE": "0.1", "WARMUP_EPOCHS": "1", "JOBS": "3"}
     mixed = settings(run("run_conll03.sh", ["help"], environment(PROFILE="quick", EPOCHS="7", JOBS="1",
                                                                   MTL_PATIENCE="0")).stdout)
     assert (mixed["EPOCHS"], mixed["MTL_EPOCHS"], mixed["JOBS"], mixed["PATIENCE"], mixed["MTL_PATIENCE"],
