@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from models.bilstm import BiLSTM
+from models.dropout import Dropout
 from models.embedding import TokenInput, WordEmbedding
 from models.heads import TaskHeads
 
@@ -15,7 +16,7 @@ class CNNBiLSTM(TokenInput):
                  n_layer: int = 1, dropout: float = 0.5, crf: bool = False) -> None:
         super().__init__(word_embedding, char)
         self.lstm = BiLSTM(self.input_dim, hidden_size, num_layers=n_layer)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.heads = TaskHeads(2 * hidden_size, n_tags, crf)
 
     def forward(self, task: int, words: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,8 @@ from fastNLP import Vocabulary, logger
 from fastNLP.embeddings import CNNCharEmbedding
 from torch import nn
 
+from models.dropout import Dropout
+
 CHAR_DIM = 30
 
 
@@ -20,7 +22,7 @@ class WordEmbedding(nn.Module):
         self.register_buffer("word_rows", word_rows.clone(), persistent=False)
         self.pad_index = pad_index
         self.word_dropout = word_dropout
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     @property
     def embedding_dim(self) -> int:
@@ -57,6 +59,7 @@ def char_cnn(words: Vocabulary, dropout: float) -> CNNCharEmbedding:
     logger.setLevel(logging.WARNING)  # fastNLP announces every character vocabulary it builds
     module = CharCNN(words, embed_size=CHAR_DIM, char_emb_size=CHAR_DIM, filter_nums=[CHAR_DIM],
                      kernel_sizes=[3], word_dropout=0, dropout=dropout, include_word_start_end=False)
+    module.dropout_layer = Dropout(dropout)
     for name in ("words_to_chars_embedding", "word_lengths"):
         table = module._buffers.pop(name)
         module.register_buffer(name, table, persistent=False)

@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from models.bilstm import BiLSTM
+from models.dropout import Dropout
 from models.embedding import TokenInput, WordEmbedding
 from models.heads import TaskHeads
 
@@ -44,7 +45,7 @@ class HierarchicalBiLSTM(TokenInput):
         self.task_layers = list(task_layers)
         sizes = [self.input_dim] + [2 * hidden_size] * (max(task_layers) - 1)
         self.lstm = nn.ModuleList(BiLSTM(size, hidden_size) for size in sizes)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.heads = TaskHeads(2 * hidden_size, n_tags, crf)
 
     def forward(self, task: int, words: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from models.bilstm import BiLSTM
+from models.dropout import Dropout
 from models.embedding import TokenInput, WordEmbedding
 from models.heads import TaskHeads
 
@@ -33,7 +34,7 @@ class CrossStitchBiLSTM(TokenInput):
             nn.ModuleList(BiLSTM(size, hidden_size) for _ in n_tags)
             for size in sizes)
         self.stitch = nn.ParameterList(nn.Parameter(stitch_init(len(n_tags))) for _ in sizes)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.heads = TaskHeads(2 * hidden_size, n_tags, crf)
 
     def run_layer(self, depth: int, streams: list[torch.Tensor], seq_len: torch.Tensor) -> torch.Tensor:
