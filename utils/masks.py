@@ -69,17 +69,18 @@ def masked_weights(model: nn.Module, mask: Mask) -> dict[str, torch.Tensor]:
 
 def masked_forward(model: nn.Module, mask: Mask | None, *args, **kwargs):
     """Run `model(*args)` with each masked weight replaced by weight ⊙ mask, without touching the stored
-    parameters: no state copy, and the gradient of a pruned entry is zero by construction."""
+    parameters: no state copy, and the gradient of a pruned entry is zero by construction. No model here ties
+    weights, so functional_call's search for tied ones (most of its own cost) is skipped."""
     if mask is None:
         return model(*args, **kwargs)
-    return functional_call(model, masked_weights(model, mask), args, kwargs)
+    return functional_call(model, masked_weights(model, mask), args, kwargs, tie_weights=False)
 
 
 def forward_with(model: nn.Module, weights: dict[str, torch.Tensor] | None, *args, **kwargs):
     """Run `model(*args)` with some weights replaced (e.g. masked_weights computed once for a whole evaluation)."""
     if weights is None:
         return model(*args, **kwargs)
-    return functional_call(model, weights, args, kwargs)
+    return functional_call(model, weights, args, kwargs, tie_weights=False)
 
 
 @torch.no_grad()
