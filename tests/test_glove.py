@@ -2,7 +2,6 @@
 
 import gzip
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,7 @@ def write(path: Path, text: str) -> str:
 
 
 def test_glove_50d_subset(shared_data: Path) -> None:
-    start = time.perf_counter()
     vectors, dimension = read_vectors(str(shared_data / "glove" / "glove.6B.50d.subset.txt"))
-    assert time.perf_counter() - start < 2
     assert dimension == 50
     assert len(vectors) == 35947
     the = vectors["the"]
