@@ -332,7 +332,7 @@ def markdown(result: dict) -> str:
     holds = result["targets"]
     for name, value in result["ratios"].items():
         ok = next(v for k, v in holds.items() if k.startswith(name))
-        lines.append(f"| {name} | {value:.2f} | {targets[name]} | {'yes' if ok else 'NO'} |")
+        lines.append(f"| {name} | {value:.3f} | {targets[name]} | {'yes' if ok else 'NO'} |")
     lines.append(f"| prune_round_ms | {result['prune_round_ms']:.1f} | < 50 | "
                  f"{'yes' if holds['prune_round_ms < 50'] else 'NO'} |")
     lines += ["", "Profile of the masked joint step (c), each part forward + backward alone:", "",
