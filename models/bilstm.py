@@ -1,4 +1,4 @@
-"""The BiLSTM of every architecture: fastNLP's LSTM (same parameters, names and initialisation), run unpacked."""
+"""The BiLSTM of every architecture: fastNLP's LSTM (same parameters, names and initialisation), run unpacked on CPU."""
 import torch
 from fastNLP.modules import LSTM
 
@@ -12,17 +12,18 @@ def reversal_index(seq_len: torch.Tensor, max_len: int) -> torch.Tensor:
 
 
 class BiLSTM(LSTM):
-    """A bidirectional LSTM over padded sentences that gives what fastNLP's packed LSTM gives (outputs zero on
-    padding), up to rounding. The backward direction reads each sentence reversed within its length instead of a
-    packed sequence, because PyTorch's packed LSTM slices its input projection once per time step and the
-    backward of every slice zero-fills the whole projection on CPU: unpacked, a training step's BiLSTM is ~2×
-    faster at batch 10 on CPU."""
+    """A bidirectional LSTM over padded sentences whose outputs (zero on padding) are those of fastNLP's packed LSTM,
+    up to rounding; the final states are not returned. On CPU the backward direction reads each sentence reversed
+    within its length instead of a packed sequence, because PyTorch's packed CPU LSTM slices its input projection
+    once per time step and the backward of every slice zero-fills the whole projection: unpacked, a training
+    step's BiLSTM is ~3× faster at batch 10. On GPU, cuDNN's packed LSTM has no such cost and runs as fastNLP's."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1) -> None:
         super().__init__(input_size, hidden_size, num_layers=num_layers, bidirectional=True, batch_first=True)
 
     def _direction(self, x: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
-        """One direction of one layer over [batch, length, features], from the zero state."""
+        """One direction of one layer over [batch, length, features], from the zero state (no dropout between
+        layers, as the wrapped nn.LSTM)."""
         weights = [getattr(self.lstm, f"{kind}_l{layer}{suffix}")
                    for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         zeros = x.new_zeros(1, x.size(0), self.lstm.hidden_size)
@@ -30,6 +31,9 @@ class BiLSTM(LSTM):
 
     def forward(self, x: torch.Tensor, seq_len: torch.Tensor) -> tuple[torch.Tensor, None]:
         """Outputs [batch, length, 2·hidden] of the top layer (both directions concatenated, zero on padding)."""
+        if x.is_cuda:
+            return super().forward(x, seq_len)[0], None
+        seq_len = seq_len.to(x.device)
         max_len = x.size(1)
         reverse = reversal_index(seq_len, max_len)[:, :, None]
         for layer in range(self.lstm.num_layers):

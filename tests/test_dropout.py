@@ -31,3 +31,15 @@ def test_every_dropout_of_the_model_is_the_project_one(tiny_data) -> None:
         assert kinds == {Dropout}, arch
         assert [name for name, module in model.named_modules() if isinstance(module, Dropout)][:2] == [
             "embedding.dropout", "char.dropout_layer"]
+
+
+def test_a_training_forward_draws_four_dropout_masks(tiny_data, monkeypatch) -> None:
+    """Word vectors, characters, char-CNN features and BiLSTM output: each goes through the project's dropout."""
+    calls = []
+    original = Dropout.forward
+    monkeypatch.setattr(Dropout, "forward", lambda self, x: calls.append(tuple(x.shape)) or original(self, x))
+    model = get_model("cnn-lstm", tiny_data, 8, 1).train()
+    words = torch.tensor([[2, 3, 4], [3, 2, 0]])
+    model(0, words, torch.tensor([3, 2]))
+    assert len(calls) == 4
+    assert calls[1][:2] == (2, 3) and len(calls[1]) == 4  # the characters: [batch, length, word length, 30]

@@ -178,3 +178,11 @@ def test_load_mask_rejects_a_file_without_mask(tmp_path):
     torch.save({"lstm.lstm.weight_ih_l0": torch.zeros(2)}, path)
     with pytest.raises(ValueError, match="not a mask file"):
         load_mask(path)
+
+
+@pytest.mark.parametrize("arch", ["cnn-lstm", "hier-lstm", "soft"])
+def test_no_architecture_ties_weights(arch, tiny_data):
+    """masked_forward skips functional_call's search for tied weights: a mask naming one alias of a tied weight
+    would leave the other unmasked."""
+    model = get_model(arch, tiny_data, 8, 2, crf=True)
+    assert len(list(model.named_parameters(remove_duplicate=False))) == len(list(model.named_parameters()))
