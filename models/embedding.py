@@ -2,6 +2,7 @@
 import logging
 
 import torch
+import torch.nn.functional as F
 from fastNLP import Vocabulary, logger
 from fastNLP.embeddings import CNNCharEmbedding
 from torch import nn
@@ -37,19 +38,40 @@ class WordEmbedding(nn.Module):
 
 
 class CharCNN(CNNCharEmbedding):
-    """fastNLP's CNNCharEmbedding with one convolution and no word dropout, computed without its copies for
-    several convolutions (one concatenation per step): the same operations otherwise, so the same numbers."""
+    """fastNLP's CNNCharEmbedding with one convolution of width 3 and no word dropout, computed over the characters
+    of the real tokens only, packed end to end, instead of over the [batch, length, longest word] grid (about 3× the
+    characters on CoNLL-2003 at batch 10). The same numbers up to rounding, fastNLP's edge included: after its last
+    character a word sees the pad character's embedding, or the convolution's zero padding when it is as long as
+    the longest word id of the batch, padding included. Padding tokens (and a literal "<pad>" word, which is the
+    padding id) get zero features, which nothing reads; in evaluation each distinct word of a batch is computed once."""
 
     def forward(self, words: torch.Tensor) -> torch.Tensor:
-        batch_size, max_len = words.size()
-        chars = self.words_to_chars_embedding[words]
-        max_word_len = self.word_lengths[words].max()
-        chars = chars[:, :, :max_word_len]
-        pads = chars.eq(self.char_pad_index)
-        chars = self.dropout(self.char_embedding(chars))
-        features = self.convs[0](chars.reshape(batch_size * max_len, max_word_len, -1).transpose(1, 2))
-        features = self.activation(features.transpose(1, 2).reshape(batch_size, max_len, max_word_len, -1))
-        pooled, _ = torch.max(features.masked_fill(pads.unsqueeze(-1), float("-inf")), dim=-2)
+        """Features [batch, length, embed_size] of padded word ids."""
+        real = words.ne(self._word_pad_index)
+        longest = int(self.word_lengths[words].max())
+        if self.training:
+            features = self._word_features(words[real], longest)
+        else:
+            distinct, occurrence = torch.unique(words[real], return_inverse=True)
+            features = self._word_features(distinct, longest)[occurrence]
+        return features.new_zeros(words.shape + features.shape[-1:]).index_put((real,), features)
+
+    def _word_features(self, tokens: torch.Tensor, longest: int) -> torch.Tensor:
+        """[tokens, embed_size] features of a flat list of word ids, `longest` being the batch's longest word."""
+        lengths = self.word_lengths[tokens][:, None]
+        slots = torch.arange(longest + 1, device=tokens.device)[None, :]
+        chars = F.pad(self.words_to_chars_embedding[tokens, :longest], (0, 1), value=self.char_pad_index)
+        packed = slots <= lengths  # each word's characters, then one slot: the pad character or zero padding
+        after, first = (slots == lengths)[packed], slots.eq(0).expand_as(packed)[packed]
+        x = self.dropout(self.char_embedding(chars[packed]))
+        x = x.masked_fill(slots.eq(longest).expand_as(packed)[packed][:, None], 0.0)
+        # windows [previous, own, next character] of each character; the conv kernel as a matrix in that order
+        windows = torch.cat([x.roll(1, 0).masked_fill(first[:, None], 0.0), x, x.roll(-1, 0)], dim=1)[~after]
+        conv = self.convs[0]
+        kernel = conv.weight.permute(2, 1, 0).reshape(-1, conv.out_channels)
+        features = self.activation(torch.addmm(conv.bias, windows, kernel))
+        grid = features.new_full((len(tokens), longest, features.size(1)), float("-inf"))
+        pooled, _ = grid.index_put((slots[:, :-1] < lengths,), features).max(dim=1)
         return self.dropout(self.fc(pooled))
 
 

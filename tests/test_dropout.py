@@ -42,4 +42,6 @@ def test_a_training_forward_draws_four_dropout_masks(tiny_data, monkeypatch) -> 
     words = torch.tensor([[2, 3, 4], [3, 2, 0]])
     model(0, words, torch.tensor([3, 2]))
     assert len(calls) == 4
-    assert calls[1][:2] == (2, 3) and len(calls[1]) == 4  # the characters: [batch, length, word length, 30]
+    lengths = model.char.word_lengths[torch.tensor([2, 3, 4, 3, 2])]
+    assert calls[1] == (int(lengths.sum()) + 5, 30)  # the characters of the 5 real tokens and a slot after each
+    assert calls[2] == (5, 30)  # the char-CNN features of the real tokens
