@@ -338,7 +338,7 @@ def markdown(result: dict) -> str:
     lines += ["", "Profile of the masked joint step (c), each part forward + backward alone:", "",
               "| part | ms/step | share |", "|---|---|---|"]
     for name, entry in result["profile"].items():
-        label = PARTS.get(name, "other (functional_call, Python and autograd glue, output dropout)")
+        label = PARTS.get(name, "other (the remainder: functional_call, Python and autograd glue)")
         lines.append(f"| {label} | {entry['ms_per_step']:.2f} | {100 * entry['share']:.0f}% |")
     return "\n".join(lines) + "\n"
 

@@ -39,7 +39,7 @@ class WordEmbedding(nn.Module):
 
 class CharCNN(CNNCharEmbedding):
     """fastNLP's CNNCharEmbedding with one convolution of width 3 and no word dropout, computed over the characters
-    of the real tokens only, packed end to end, instead of over the [batch, length, longest word] grid (about 3× the
+    of the real tokens only, packed end to end, instead of over the [batch, length, longest word] grid (3.6–4.6× the
     characters on CoNLL-2003 at batch 10). The same numbers up to rounding, fastNLP's edge included: after its last
     character a word sees the pad character's embedding, or the convolution's zero padding when it is as long as
     the longest word id of the batch, padding included. Padding tokens (and a literal "<pad>" word, which is the
