@@ -238,17 +238,19 @@ def profile_parts(args: argparse.Namespace, setup: dict) -> dict[str, Callable[[
             weights = masked_weights(model, masks[k % n_tasks])
             torch.autograd.backward(list(weights.values()), [torch.ones_like(w) for w in weights.values()])
 
+    task_grads = []  # each task's gradients of one real step, taken now: the other parts leave partial ones
     for k in range(n_tasks):
+        model.zero_grad(set_to_none=True)
         model.heads.loss(k, masked_forward(model, masks[k], k, batches[k][0].words, batches[k][0].seq_len),
                          batches[k][0].tags, batches[k][0].seq_len).backward()
+        task_grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
 
     def optimiser() -> None:
-        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
         for k in steps:
-            opt = optimizers[k % n_tasks]
+            opt, grads = optimizers[k % n_tasks], task_grads[k % n_tasks]
             opt.zero_grad(set_to_none=True)
             for n, p in model.named_parameters():
-                p.grad = grads.get(n)
+                p.grad = grads.get(n)  # clipping them in place again changes nothing
             nn.utils.clip_grad_value_([p for p in model.parameters() if p.grad is not None], 5.0)
             opt.step()
 
