@@ -1,6 +1,5 @@
 """bench/bench.py on a small slice of real CoNLL-2003: it writes the JSON the issue asks for, with every ratio
 a positive number and per-arm figures that agree with each other (no timing assertions)."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -8,6 +7,8 @@ import sys
 from pathlib import Path
 
 import torch
+
+from bench import bench as bench_script
 
 ROOT = Path(__file__).resolve().parents[1]
 RATIOS = {"masked_vs_dense", "joint_vs_dense", "copy_vs_ours", "eval_vs_train", "joint_vs_floor"}
@@ -38,20 +39,12 @@ def test_bench_rejects_bad_flags(tmp_path):
     assert result.returncode != 0 and "--steps 0" in result.stderr
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_script", ROOT / "bench" / "bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_profile_optimiser_part_steps_every_weight_a_real_step_updates(processed_conll03):
     """The optimiser part must step with a real step's gradients, whatever part was timed before it: after the
     char CNN part (which leaves gradients on the char CNN only) it still moves the BiLSTM, word vectors and heads."""
-    bench = load_bench()
-    args = bench.parse_args(["--data_path", str(processed_conll03), "--steps", "3", "--hidden_size", "16"])
-    setup = bench.build(args)
-    parts = bench.profile_parts(args, setup)
+    args = bench_script.parse_args(["--data_path", str(processed_conll03), "--steps", "3", "--hidden_size", "16"])
+    setup = bench_script.build(args)
+    parts = bench_script.profile_parts(args, setup)
     model = setup["models"]["parts"]
     parts["char"]()
     before = {name: p.detach().clone() for name, p in model.named_parameters()}

@@ -44,20 +44,26 @@ def test_evaluation_equals_fastnlp_on_real_tokens_and_padding_is_zero(char, rows
     assert torch.count_nonzero(ours[~real]) == 0
 
 
+def ours_and_fastnlp(char: CNNCharEmbedding, words: torch.Tensor, upstream: torch.Tensor) -> list[tuple]:
+    """(features of the real tokens, parameter gradients) of our forward, then of fastNLP's, for the same loss."""
+    real = words.ne(char._word_pad_index)
+    results = []
+    for forward in (char.forward, lambda w: CNNCharEmbedding.forward(char, w)):
+        char.zero_grad()
+        out = forward(words)
+        (out[real] * upstream[real]).sum().backward()
+        results.append((out[real].detach(), {name: p.grad.clone() for name, p in char.named_parameters()}))
+    return results
+
+
 @pytest.mark.parametrize("rows", BATCHES)
 def test_gradients_equal_fastnlp_without_dropout(char, rows) -> None:
     char.train()
     char.dropout_layer.p = 0.0
     words = ids(char, rows)
-    real = words.ne(char._word_pad_index)
-    upstream = torch.randn(words.shape + (30,))
-    grads = []
-    for forward in (char.forward, lambda w: CNNCharEmbedding.forward(char, w)):
-        char.zero_grad()
-        (forward(words)[real] * upstream[real]).sum().backward()
-        grads.append({name: p.grad.clone() for name, p in char.named_parameters()})
-    for name in grads[1]:
-        assert torch.allclose(grads[0][name], grads[1][name], atol=1e-5), name
+    (_, ours), (_, reference) = ours_and_fastnlp(char, words, torch.randn(words.shape + (30,)))
+    for name in reference:
+        assert torch.allclose(ours[name], reference[name], atol=1e-5), name
 
 
 def test_training_draws_dropout_per_occurrence(char) -> None:
@@ -108,15 +114,8 @@ def test_training_equals_fastnlp_on_random_batches_with_every_dropout_applied() 
     char = char_cnn(vocab, dropout=0.5).train()
     char.dropout_layer = Elementwise()
     for words in random_batches(char, 30, generator):
-        real = words.ne(char._word_pad_index)
         upstream = torch.randn(words.shape + (30,), generator=generator)
-        results = []
-        for forward in (char.forward, lambda w: CNNCharEmbedding.forward(char, w)):
-            char.zero_grad()
-            out = forward(words)
-            (out[real] * upstream[real]).sum().backward()
-            results.append((out[real].detach(), {name: p.grad.clone() for name, p in char.named_parameters()}))
-        (ours, our_grads), (reference, reference_grads) = results
+        (ours, our_grads), (reference, reference_grads) = ours_and_fastnlp(char, words, upstream)
         assert torch.allclose(ours, reference, atol=1e-5)
         for name in reference_grads:
             assert torch.allclose(our_grads[name], reference_grads[name], atol=1e-4, rtol=1e-5), name
