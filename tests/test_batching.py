@@ -91,6 +91,17 @@ def test_unknown_batching():
         epoch_batches("sorted", [1, 2], 1, gen(0))
 
 
+@pytest.mark.parametrize("batching", BATCHINGS)
+def test_batches_draw_from_their_generator_only(batching):
+    """Every mode draws from the run's generator (checkpointed for resume), never from torch's global RNG."""
+    lengths = [(37 * i) % 61 + 1 for i in range(203)]
+    torch.manual_seed(0)
+    first = epoch_batches(batching, lengths, 10, gen(4))
+    torch.manual_seed(1)
+    assert epoch_batches(batching, lengths, 10, gen(4)) == first
+    assert epoch_batches(batching, lengths, 10, gen(5)) != first
+
+
 # --- joint training ---
 
 @pytest.mark.parametrize("batching,sampling,first,expected", [

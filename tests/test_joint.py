@@ -150,6 +150,45 @@ def test_train_joint_applies_the_lr_schedule(tiny_data, monkeypatch):
     assert lrs[4:] == pytest.approx([0.1 / 1.05] * 4)
 
 
+def test_train_joint_warms_up_over_warmup_steps(tiny_data, monkeypatch):
+    """`inverse_sqrt`: the LR rises linearly over `warmup_steps` global steps, then falls as sqrt(warmup/step)."""
+    model = tiny_model(tiny_data)
+    lrs = []
+
+    def recording_step(model_, mask, task, batch, optimizer, **kwargs):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        return train_step(model_, mask, task, batch, optimizer, **kwargs)
+
+    monkeypatch.setattr(utils.mtl, "train_step", recording_step)
+    tasks = [JointTask(i, tiny_data.tasks[i], None) for i in range(2)]
+    train_joint(model, tasks, epochs=2, batch_size=2, optim=OPTIM, scheduler="inverse_sqrt", sampling="round-robin",
+                device="cpu", pad_index=tiny_data.words.padding_idx, generator=torch.Generator().manual_seed(0),
+                on_best=lambda epoch: None, warmup_steps=3)
+    assert lrs == pytest.approx([0.1 / 3, 0.2 / 3, 0.1, 0.1 * (3 / 4) ** 0.5, 0.1 * (3 / 5) ** 0.5,
+                                 0.1 * (3 / 6) ** 0.5, 0.1 * (3 / 7) ** 0.5, 0.1 * (3 / 8) ** 0.5])
+
+
+def test_task_schedule_and_batches_come_from_the_run_generator(tiny_data):
+    """Which task steps when, and its batches, are drawn from the run's generator (saved in checkpoints and restored
+    on resume), not from torch's global RNG: without dropout, the global seed changes nothing, the generator does."""
+    def trained(global_seed: int, run_seed: int) -> dict:
+        torch.manual_seed(0)
+        model = get_model("cnn-lstm", tiny_data, hidden_size=8, dropout=0.0, word_dropout=0.0)
+        torch.manual_seed(global_seed)
+        tasks = [JointTask(i, tiny_data.tasks[i], None) for i in range(2)]
+        result = train_joint(model, tasks, epochs=2, batch_size=1, optim=OPTIM, scheduler="fix",
+                             sampling="proportional", device="cpu", pad_index=tiny_data.words.padding_idx,
+                             generator=torch.Generator().manual_seed(run_seed), on_best=lambda epoch: None)
+        return {**snapshot(model), "counts": result.counts}
+
+    def same(a: dict, b: dict) -> bool:
+        return a["counts"] == b["counts"] and all(torch.equal(a[n], b[n]) for n in a if n != "counts")
+
+    reference = trained(1, 7)
+    assert same(reference, trained(2, 7))
+    assert not same(reference, trained(1, 8))
+
+
 # --- the subnet is the dense network with the pruned weights zeroed ---
 
 @pytest.mark.parametrize("task", [0, 1])

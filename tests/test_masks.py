@@ -8,7 +8,7 @@ import torch
 from models import get_model
 from utils.batching import collate
 from utils.masks import (count_kept, count_total, full_mask, kept_fraction, load_mask, masked_forward,
-                         overlap_ratio, prunable_names, save_mask, zero_pruned_)
+                         masked_weights, overlap_ratio, prunable_names, save_mask, zero_pruned_)
 from utils.training import train_step
 
 LSTM_1 = ["lstm.lstm.weight_ih_l0", "lstm.lstm.weight_hh_l0",
@@ -107,6 +107,20 @@ def test_zero_pruned_zeroes_exactly_the_pruned_entries(model):
         after = model.get_parameter(name).detach()
         assert torch.count_nonzero(after[~m]) == 0
         assert torch.equal(after[m], before[name][m])
+
+
+def test_masked_weights_follow_a_mask_changed_in_place(model):
+    """The 0/1 factor cached per mask tensor is rebuilt when the mask is edited in place, and takes the weight's
+    dtype: weight ⊙ mask is always the current mask's."""
+    mask = random_mask(model)
+    name = LSTM_1[0]
+    param = model.get_parameter(name).detach()
+    assert torch.equal(masked_weights(model, mask)[name], param * mask[name])
+    mask[name].logical_not_()
+    assert torch.equal(masked_weights(model, mask)[name], param * mask[name])
+    narrow = copy.deepcopy(model).to(torch.bfloat16)  # a float32 factor would promote the product to float32
+    assert masked_weights(narrow, mask)[name].dtype == torch.bfloat16
+    assert masked_weights(model, mask)[name].dtype == torch.float32
 
 
 def test_overlap_ratio_hand_computed():

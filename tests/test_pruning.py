@@ -15,6 +15,7 @@ REFERENCE_KEPT = [100, 89.13, 79.43, 70.79, 63.10, 56.23, 50.12, 44.67, 39.81, 3
 def test_pruning_rate_reference_value():
     assert pruning_rate(0.1, 20) == pytest.approx(0.1087, abs=5e-5)
     assert pruning_rate(0.125, 3) == pytest.approx(0.5)
+    assert pruning_rate(0.1, 1) == pytest.approx(0.9)  # one round removes everything but the final rate
     assert pruning_rate(0.1, 0) == 0.0
 
 

@@ -154,6 +154,44 @@ def test_word_dropout_replaces_one_percent_of_words_by_unk(paper_model, data100)
     assert not torch.any(seen[1] == unk_row)
 
 
+def test_word_vectors_are_fine_tuned_unk_row_included_padding_row_stays_zero(data100):
+    """The original's StaticEmbedding is trainable: a step moves the rows of the batch's words, <unk> (a dev-only
+    word) included, and no other row; the padding row stays zero."""
+    torch.manual_seed(0)
+    model = get_model("cnn-lstm", data100, hidden_size=8, dropout=0.0, word_dropout=0.0)
+    ner = data100.tasks[1]
+    pad = data100.words.padding_idx
+    words = [ner.splits["train"].words[0], ner.splits["dev"].words[0]]      # "Mary went to Paris": went, to -> <unk>
+    batch = torch.nn.utils.rnn.pad_sequence(words, batch_first=True, padding_value=pad)
+    seq_len = torch.tensor([len(w) for w in words])
+    table = model.embedding.embedding.weight
+    before = table.detach().clone()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    logits = model(1, batch, seq_len)
+    model.heads.loss(1, logits, torch.zeros_like(batch), seq_len).backward()
+    optimizer.step()
+    used = set(data100.word_rows[batch[batch != pad]].tolist())
+    unk_row = int(data100.word_rows[data100.words.unknown_idx])
+    assert unk_row in used and 0 not in used
+    moved = {r for r in range(len(table)) if not torch.equal(table[r].detach(), before[r])}
+    assert moved == used
+    assert torch.count_nonzero(table[0]) == 0
+
+
+def test_char_cnn_reads_exactly_the_characters_of_each_word(paper_model, data100):
+    """The character CNN sees a word's characters and nothing else (no start/end markers); its word-to-character
+    tables are rebuilt from the vocabulary, so they stay out of checkpoints."""
+    char = paper_model.char
+    for word in ("Paris", "A", "IBM"):
+        index = data100.words.to_index(word)
+        assert int(char.word_lengths[index]) == len(word)
+        chars = char.words_to_chars_embedding[index, :len(word)].tolist()
+        assert chars == [char.char_vocab.to_index(c) for c in word]
+    saved = paper_model.state_dict()
+    assert not any("words_to_chars_embedding" in k or "word_lengths" in k for k in saved)
+    assert "char.char_embedding.weight" in saved and "char.convs.0.weight" in saved
+
+
 def test_padding_changes_neither_outputs_nor_loss(tiny_data):
     """Padding is not data: a sentence's scores are the same alone or padded beside a longer one (the BiLSTM
     reads only seq_len tokens), and the loss counts real tokens only. (Both sentences' longest word has 6

@@ -14,6 +14,7 @@ from tests.recipe_helpers import (Recorder, catch_models, make_dataset, numbered
                                   scale_loss, scripted_evaluate, states_equal)
 from utils.masks import load_mask
 from utils.runtime import set_seed
+from utils.training import train_task
 
 torch.set_num_threads(1)
 
@@ -259,3 +260,29 @@ def test_batches_of_10_every_sentence_once_per_epoch(tmp_path, monkeypatch):
         assert max(len(b) for b in batches) == 10
         seen = sorted(i for b in batches for i in b)
         assert seen == sorted(firsts)
+
+
+def test_batch_order_comes_from_the_run_generator(tiny_data):
+    """Step 1 draws its batches from the run's generator (saved in checkpoints and restored on resume), not from
+    torch's global RNG: without dropout, the global seed changes nothing, the generator does."""
+    def trained(global_seed: int, run_seed: int) -> dict:
+        torch.manual_seed(0)
+        model = get_model("cnn-lstm", tiny_data, hidden_size=8, dropout=0.0, word_dropout=0.0)
+        torch.manual_seed(global_seed)
+        train_task(model, None, 0, tiny_data.tasks[0], epochs=2, batch_size=1, optim="sgd(lr=0.1, momentum=0.9)",
+                   device="cpu", pad_index=tiny_data.words.padding_idx, generator=torch.Generator().manual_seed(run_seed))
+        return {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    reference = trained(1, 7)
+    assert all(torch.equal(reference[n], p) for n, p in trained(2, 7).items())
+    assert not all(torch.equal(reference[n], p) for n, p in trained(1, 8).items())
+
+
+def test_span_tasks_also_record_the_originals_lenient_f1(processed, tmp_path, run):
+    """Beside the conlleval F1, a span task's round records the F1 of the original's lenient decoders for the same
+    weights (dev_lenient, test_lenient: what report.py --lenient shows); POS, an accuracy, records none."""
+    train_single.main(step1(processed, tmp_path / "o", "--epochs", "1", "--pruning_iter", "0", "--task_id", "1"))
+    record = json.loads((tmp_path / "o" / "cp" / "1" / "scores.jsonl").read_text().splitlines()[0])
+    for key in ("dev_lenient", "test_lenient"):
+        assert isinstance(record[key], float) and 0.0 <= record[key] <= 100.0
+    assert all("dev_lenient" not in r and "test_lenient" not in r for r in run["scores"])

@@ -50,6 +50,16 @@ def test_epoch_schedule_proportional_has_sum_of_batches_steps():
     assert schedule == epoch_schedule("proportional", sizes, batches, gen(3))
 
 
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_epoch_schedule_draws_from_its_generator_only(sampling):
+    """Every mode draws from the run's generator (checkpointed for resume), never from torch's global RNG."""
+    sizes, batches = [100, 300, 600], [10, 30, 60]
+    torch.manual_seed(0)
+    first = epoch_schedule(sampling, sizes, batches, gen(3))
+    torch.manual_seed(1)
+    assert epoch_schedule(sampling, sizes, batches, gen(3)) == first
+
+
 # --- round-robin (the original's --trainer seq-label) ---
 
 @pytest.mark.parametrize("batches", [[3, 5, 2], [4, 4, 4], [1, 7], [6], [2, 9, 4, 3]])
