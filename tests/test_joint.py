@@ -133,6 +133,19 @@ def test_train_joint_keeps_weights_outside_the_mask(tiny_data, monkeypatch):
     assert any(all(share > 0.5 for share in shares.values()) for _, _, shares in seen)
 
 
+def test_a_task_step_leaves_the_other_heads_alone_even_with_weight_decay(tiny_data):
+    """Every task's optimiser holds all weights, but a step of task t updates only what its batch reached: the
+    other task's head has no gradient (not a zero one), so weight decay and momentum leave it as it was."""
+    model = tiny_model(tiny_data)
+    optimizers = [make_optimizer("sgd(lr=0.1, momentum=0.9, weight_decay=0.1)", model.parameters()) for _ in range(2)]
+    train_step(model, None, 0, batch_of(tiny_data, 0), optimizers[0])
+    train_step(model, None, 1, batch_of(tiny_data, 1), optimizers[1])
+    head = {n: p.detach().clone() for n, p in model.heads.out[1].named_parameters()}
+    train_step(model, None, 0, batch_of(tiny_data, 0), optimizers[0])
+    for name, p in model.heads.out[1].named_parameters():
+        assert torch.equal(p.detach(), head[name]), name
+
+
 def test_train_joint_applies_the_lr_schedule(tiny_data, monkeypatch):
     model = tiny_model(tiny_data)
     lrs = []

@@ -156,6 +156,15 @@ def test_lenient_f1_counts_by_hand():
     assert strict.score() == 0.0
 
 
+def test_lenient_f1_without_any_span_is_zero():
+    """No gold and no predicted span: nothing was found, so F1 is 0 (as conlleval's), not 100."""
+    vocab = tag_vocab("bioes")
+    metric = LenientSpanF1(vocab, "bioes")
+    outside = torch.full((1, 4), vocab.to_index("O"))
+    metric.update(outside, outside, torch.tensor([4]))
+    assert metric.score() == 0.0
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_lenient_equals_conlleval_on_well_formed_bioes(seed):
     """On well-formed BIOES (every span B I* E or S) both decoders find the same spans."""

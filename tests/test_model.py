@@ -60,6 +60,22 @@ def test_crf_decode_is_viterbi_not_argmax():
     assert model.heads.decode(NER, logits, seq_len).tolist() == [[o, o]]
 
 
+def test_crf_decode_of_sentences_longer_than_the_tag_set():
+    """Viterbi over a batch whose sentences are longer than the tag set: each sentence decodes as it does alone,
+    its padding ignored."""
+    torch.manual_seed(0)
+    data = build_tiny_dataset()
+    model = get_model("cnn-lstm", data, hidden_size=8, crf=True)
+    n_tags = len(data.tasks[NER].tags)
+    logits = torch.randn(2, 3 * n_tags, n_tags)
+    lengths = [3 * n_tags, 2 * n_tags]
+    decoded = model.heads.decode(NER, logits, torch.tensor(lengths))
+    assert decoded.shape == (2, 3 * n_tags)
+    for row, length in enumerate(lengths):
+        alone = model.heads.decode(NER, logits[row:row + 1, :length].clone(), torch.tensor([length]))
+        assert torch.equal(decoded[row, :length], alone[0])
+
+
 def test_softmax_decode_is_argmax(tiny_data):
     torch.manual_seed(0)
     model = get_model("cnn-lstm", tiny_data, hidden_size=8)
