@@ -146,6 +146,24 @@ def test_a_task_step_leaves_the_other_heads_alone_even_with_weight_decay(tiny_da
         assert torch.equal(p.detach(), head[name]), name
 
 
+def test_epoch_loss_is_the_mean_over_the_epochs_steps(tiny_data, monkeypatch):
+    """Each epoch's report (the terminal line, metrics.jsonl, results.json) gives the mean loss of its steps, all tasks
+    together."""
+    losses, step = [], utils.mtl.train_step
+
+    def spy(*args, **kwargs):
+        losses.append(step(*args, **kwargs))
+        return losses[-1]
+
+    monkeypatch.setattr(utils.mtl, "train_step", spy)
+    tasks = [JointTask(i, tiny_data.tasks[i], None) for i in range(2)]
+    result = train_joint(tiny_model(tiny_data), tasks, epochs=2, batch_size=2, optim=OPTIM, scheduler="fix",
+                         sampling="round-robin", device="cpu", pad_index=tiny_data.words.padding_idx,
+                         generator=torch.Generator().manual_seed(0), on_best=lambda epoch: None)
+    assert len(losses) == 8  # round-robin: ceil(4/2) + ceil(3/2) steps an epoch
+    assert [r.loss for r in result.history] == pytest.approx([sum(losses[:4]) / 4, sum(losses[4:]) / 4])
+
+
 def test_train_joint_applies_the_lr_schedule(tiny_data, monkeypatch):
     model = tiny_model(tiny_data)
     lrs = []

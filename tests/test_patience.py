@@ -101,6 +101,22 @@ def test_joint_training_stops_on_the_dev_average(tiny_data, monkeypatch) -> None
     assert [h.epoch for h in result.history] == [1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("epochs, early", [(5, True), (4, False)])
+def test_joint_epoch_lines_say_stopped_early_only_on_an_early_stop(tiny_data, monkeypatch, capsys, epochs,
+                                                                    early) -> None:
+    """Averages 10, 20, 15, 20: patience 2 is spent at epoch 4. The epoch-4 line says "stopped early" when epochs
+    were left (5), not when epoch 4 was the last anyway; no other line says it."""
+    dev = [{"pos": 10, "ner": 10}, {"pos": 30, "ner": 10}, {"pos": 5, "ner": 25}, {"pos": 10, "ner": 30}]
+    monkeypatch.setattr(utils.mtl, "evaluate", scripted_evaluate(dev, []))
+    tasks = [JointTask(i, tiny_data.tasks[i], None) for i in range(2)]
+    train_joint(tiny_model(tiny_data), tasks, epochs=epochs, batch_size=4, optim=OPTIM, scheduler="fix",
+                sampling="round-robin", device="cpu", pad_index=tiny_data.words.padding_idx,
+                generator=torch.Generator().manual_seed(0), on_best=lambda epoch: None, patience=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1", "epoch 2", "epoch 3", "epoch 4"]
+    assert ["stopped early" in line for line in lines] == [False, False, False, early]
+
+
 def step1_args(data, save_dir) -> list[str]:
     return ["--data_path", str(data), "--task_id", "1", "--epochs", "4", "--pruning_iter", "2", "--final_rate",
             "0.25", "--patience", "1", "--save_dir", str(save_dir), *BUDGET]

@@ -3,6 +3,7 @@ as train_single.py runs it, observed on a tiny model. One run records every opti
 gradients after clipping, optimiser identity) and every evaluation, with scripted dev/test scores, so each test
 compares the run with the rule it quotes."""
 import json
+import types
 
 import pytest
 import torch
@@ -270,7 +271,8 @@ def test_batch_order_comes_from_the_run_generator(tiny_data):
         model = get_model("cnn-lstm", tiny_data, hidden_size=8, dropout=0.0, word_dropout=0.0)
         torch.manual_seed(global_seed)
         train_task(model, None, 0, tiny_data.tasks[0], epochs=2, batch_size=1, optim="sgd(lr=0.1, momentum=0.9)",
-                   device="cpu", pad_index=tiny_data.words.padding_idx, generator=torch.Generator().manual_seed(run_seed))
+                   device="cpu", pad_index=tiny_data.words.padding_idx,
+                   generator=torch.Generator().manual_seed(run_seed))
         return {n: p.detach().clone() for n, p in model.named_parameters()}
 
     reference = trained(1, 7)
@@ -286,3 +288,27 @@ def test_span_tasks_also_record_the_originals_lenient_f1(processed, tmp_path, ru
     for key in ("dev_lenient", "test_lenient"):
         assert isinstance(record[key], float) and 0.0 <= record[key] <= 100.0
     assert all("dev_lenient" not in r and "test_lenient" not in r for r in run["scores"])
+
+
+def test_epoch_loss_is_the_mean_training_loss_and_round_time_the_sum_of_epochs(tiny_data, monkeypatch):
+    """Each epoch's history (scores.jsonl, metrics.jsonl, the terminal line) reports the mean loss of its training
+    steps and its seconds; the round's seconds are the sum over its epochs (a clock that ticks 1 s per step)."""
+    losses, step, clock = [], utils.training.train_step, [0.0]
+
+    def spy(*args, **kwargs):
+        losses.append(step(*args, **kwargs))
+        clock[0] += 1.0
+        return losses[-1]
+
+    monkeypatch.setattr(utils.training, "train_step", spy)
+    monkeypatch.setattr(utils.training, "time", types.SimpleNamespace(time=lambda: clock[0]))
+    torch.manual_seed(0)
+    model = get_model("cnn-lstm", tiny_data, hidden_size=8)
+    result = train_task(model, None, 0, tiny_data.tasks[0], epochs=2, batch_size=1, optim="sgd(lr=0.1, momentum=0.9)",
+                        device="cpu", pad_index=tiny_data.words.padding_idx, generator=torch.Generator().manual_seed(0))
+    steps = len(tiny_data.tasks[0].splits["train"])
+    assert len(losses) == 2 * steps
+    for epoch, record in enumerate(result.history):
+        assert record["loss"] == pytest.approx(sum(losses[epoch * steps:(epoch + 1) * steps]) / steps)
+        assert record["seconds"] == steps
+    assert result.seconds == 2 * steps
