@@ -43,12 +43,12 @@ def scripted_dev(scores: list[float]):
     return evaluate, seen
 
 
-def run_task(tiny_data, epochs: int, patience: int, state=None, checkpoint=None):
+def run_task(tiny_data, epochs: int, patience: int, state=None, checkpoint=None, log=lambda line: None):
     torch.manual_seed(0)
     model = tiny_model(tiny_data)
     return train_task(model, None, 1, tiny_data.tasks[1], epochs=epochs, batch_size=2, optim=OPTIM, device="cpu",
                       pad_index=tiny_data.words.padding_idx, generator=torch.Generator().manual_seed(0),
-                      patience=patience, state=state, checkpoint=checkpoint)
+                      patience=patience, state=state, checkpoint=checkpoint, log=log)
 
 
 def test_step1_round_stops_after_patience_epochs_without_improvement(tiny_data, monkeypatch) -> None:
@@ -61,6 +61,18 @@ def test_step1_round_stops_after_patience_epochs_without_improvement(tiny_data, 
     assert [h["epoch"] for h in result.history] == [1, 2, 3, 4]
     assert [h.get("stopped_early", False) for h in result.history] == [False, False, False, True]
     assert_same(result.best_state, seen[1])
+
+
+@pytest.mark.parametrize("epochs, early", [(5, True), (4, False)])
+def test_step1_epoch_lines_say_stopped_early_only_on_an_early_stop(tiny_data, monkeypatch, epochs, early) -> None:
+    """Dev 10, 20, 15, 20: patience 2 is spent at epoch 4. Its line says the round stopped early when epochs were
+    left (5), not when epoch 4 was the last anyway; no other line says it."""
+    evaluate, _ = scripted_dev([10, 20, 15, 20])
+    monkeypatch.setattr(utils.training, "evaluate", evaluate)
+    lines = []
+    run_task(tiny_data, epochs=epochs, patience=2, log=lines.append)
+    assert len(lines) == 4
+    assert ["stopped early" in line for line in lines] == [False, False, False, early]
 
 
 def test_patience_zero_and_a_stop_at_the_last_epoch_are_not_early(tiny_data, monkeypatch) -> None:

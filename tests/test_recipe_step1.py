@@ -280,6 +280,14 @@ def test_batch_order_comes_from_the_run_generator(tiny_data):
     assert not all(torch.equal(reference[n], p) for n, p in trained(1, 8).items())
 
 
+def test_a_rounds_seconds_are_the_sum_of_its_epochs(run):
+    """scores.jsonl: each round's training seconds are its epochs' seconds added up (each rounded to 0.01 s)."""
+    for record in run["scores"]:
+        epochs = record["history"]
+        assert len(epochs) == EPOCHS
+        assert record["seconds"] == pytest.approx(sum(e["seconds"] for e in epochs), abs=0.01 * (len(epochs) + 1))
+
+
 def test_span_tasks_also_record_the_originals_lenient_f1(processed, tmp_path, run):
     """Beside the conlleval F1, a span task's round records the F1 of the original's lenient decoders for the same
     weights (dev_lenient, test_lenient: what report.py --lenient shows); POS, an accuracy, records none."""
