@@ -9,7 +9,8 @@ import torch
 import utils.batching
 import utils.mtl
 from models import get_model
-from utils.batching import BATCHINGS, bucket_batches, epoch_batches, original_batches, random_batches
+from utils.batching import (BATCHINGS, bucket_batches, epoch_batches, original_batches, random_batches,
+                            sorted_batches)
 from utils.mtl import JointTask, refill_batching, train_joint
 
 OPTIM = "sgd(lr=0.1, momentum=0.9)"
@@ -89,6 +90,13 @@ def test_random_batches_ignore_length():
 def test_unknown_batching():
     with pytest.raises(ValueError, match="--batching"):
         epoch_batches("sorted", [1, 2], 1, gen(0))
+
+
+def test_evaluation_batches_are_consecutive_in_length_order():
+    """Evaluation batches cut the sentences sorted by length (ties in corpus order), so a batch holds similar
+    lengths and little padding."""
+    lengths = [5, 1, 9, 3, 7, 3, 8]
+    assert sorted_batches(lengths, 3) == [[1, 3, 5], [0, 4, 6], [2]]
 
 
 @pytest.mark.parametrize("batching", BATCHINGS)

@@ -180,6 +180,23 @@ def test_prepare_masks_replaces_a_previous_choice_only_when_asked(tmp_path):
     check_output(single, out, AUTO)
 
 
+def test_same_rounds_with_other_mask_files_are_another_choice(tmp_path):
+    """The same rounds chosen from a Step 1 that was run again (other mask files) are another choice: refused
+    without --overwrite, the folder left as it was."""
+    single = make_tree(tmp_path)
+    out = tmp_path / "mask"
+    prepare_masks(str(single), str(out), rounds=[0, 1, 1])
+    before = {name: (out / name).read_bytes() for name in os.listdir(out)}
+    source = Path(mask_file(str(single / "1"), 1))
+    record = torch.load(source, weights_only=True)
+    first = next(iter(record["mask"]))
+    record["mask"][first] = ~record["mask"][first]
+    torch.save(record, source)
+    with pytest.raises(SelectionExists, match="--overwrite"):
+        prepare_masks(str(single), str(out), rounds=[0, 1, 1])
+    assert {name: (out / name).read_bytes() for name in os.listdir(out)} == before
+
+
 def test_missing_single_dir(tmp_path):
     with pytest.raises(FileNotFoundError, match="no Step 1 output"):
         prepare_masks(str(tmp_path / "nowhere"), str(tmp_path / "mask"))
@@ -237,16 +254,18 @@ def test_mask_file_of_a_recorded_round_missing(tmp_path):
         prepare_masks(str(single), str(tmp_path / "mask"))
 
 
+@pytest.mark.parametrize("task", ["1", "2"])
 @pytest.mark.parametrize("change", ["value", "key"])
-def test_differing_rewind_points(tmp_path, change):
+def test_differing_rewind_points(tmp_path, change, task):
+    """Any task's rewind point differing from the first task's is refused, naming its file."""
     single = make_tree(tmp_path)
     other = rewind_point()
     if change == "value":
         other["lstm.weight_ih"][0, 0] += 1e-3
     else:
         other["extra"] = torch.zeros(1)
-    torch.save(other, single / "2" / "init_weights.th")
-    path = str(single / "2" / "init_weights.th")
+    torch.save(other, single / task / "init_weights.th")
+    path = str(single / task / "init_weights.th")
     with pytest.raises(ValueError, match="same rewind point") as info:
         prepare_masks(str(single), str(tmp_path / "mask"))
     assert path in str(info.value)
