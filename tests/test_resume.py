@@ -193,6 +193,18 @@ def test_one_run_owns_a_folder(tmp_path):
     RunLock(str(tmp_path / "run")).acquire().release()
 
 
+def test_taking_a_run_folder_removes_the_temporary_files_of_a_killed_save(tmp_path):
+    """kill -9 during a checkpoint write leaves atomic_save's temporary file; the next owner of the folder removes
+    it (no live writer can hold it) and nothing else."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / ".tmp-k1ll3d.th").write_bytes(b"PK\x03\x04 half a zip")
+    for name in ("resume.th", "best.th", ".tmp-data-x", "notes.tmp"):
+        (folder / name).write_text("kept")
+    RunLock(str(folder)).acquire().release()
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", ".tmp-data-x", "best.th", "notes.tmp", "resume.th"]
+
+
 def test_concurrent_step3_runs_with_one_name(tiny_processed, tmp_path, monkeypatch, capsys):
     """Two train_mtl runs of one folder: the second, started while the first trains, stops with one line; the
     first finishes."""

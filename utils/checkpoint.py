@@ -5,6 +5,8 @@ import tempfile
 
 import torch
 
+TEMP_PREFIX, TEMP_SUFFIX = ".tmp-", ".th"  # atomic_save's temporary files, renamed once written
+
 
 def umask_mode(mode: int = 0o666) -> int:
     """`mode` as the user's umask leaves it for a new file (mkstemp's files are 0600 whatever the umask)."""
@@ -18,7 +20,7 @@ def atomic_save(obj: object, path: str) -> None:
     The file gets the permissions an ordinary new file would get under the user's umask."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".th")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
     os.close(fd)
     try:
         torch.save(obj, tmp)

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import torch
 
-from utils.checkpoint import atomic_save, load_tensors
+from utils.checkpoint import TEMP_PREFIX, TEMP_SUFFIX, atomic_save, load_tensors
 
 STATE_FILE = "resume.th"
 LOCK_FILE = ".lock"
@@ -19,7 +19,8 @@ class RunFolderBusy(RuntimeError):
 
 class RunLock:
     """An advisory lock on <folder>/.lock for the lifetime of a run: a second run of the same folder fails at
-    once, and the lock dies with its process (Ctrl-C, kill -9), so a stopped run never blocks its resumption."""
+    once, and the lock dies with its process (Ctrl-C, kill -9), so a stopped run never blocks its resumption.
+    Taking it removes the temporary files of checkpoints a stopped owner was writing (kill -9 mid-save)."""
 
     def __init__(self, folder: str) -> None:
         self.folder = folder
@@ -39,6 +40,9 @@ class RunLock:
         self.handle.truncate()
         self.handle.write(str(os.getpid()))
         self.handle.flush()
+        for name in os.listdir(self.folder):
+            if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX):
+                os.unlink(os.path.join(self.folder, name))
         return self
 
     def release(self) -> None:
