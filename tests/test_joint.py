@@ -146,55 +146,42 @@ def test_a_task_step_leaves_the_other_heads_alone_even_with_weight_decay(tiny_da
         assert torch.equal(p.detach(), head[name]), name
 
 
+def recorded_run(data, monkeypatch, scheduler: str = "fix", **kwargs):
+    """train_joint of the tiny tasks without masks (2 epochs, batches of 2, round-robin: 4 steps an epoch), with each
+    step's (LR, loss) recorded; returns them and the result."""
+    steps = []
+
+    def recording_step(model_, mask, task, batch, optimizer, **step_kwargs):
+        lr = optimizer.param_groups[0]["lr"]
+        steps.append((lr, train_step(model_, mask, task, batch, optimizer, **step_kwargs)))
+        return steps[-1][1]
+
+    monkeypatch.setattr(utils.mtl, "train_step", recording_step)
+    tasks = [JointTask(i, data.tasks[i], None) for i in range(2)]
+    result = train_joint(tiny_model(data), tasks, epochs=2, batch_size=2, optim=OPTIM, scheduler=scheduler,
+                         sampling="round-robin", device="cpu", pad_index=data.words.padding_idx,
+                         generator=torch.Generator().manual_seed(0), on_best=lambda epoch: None, **kwargs)
+    return steps, result
+
+
 def test_epoch_loss_is_the_mean_over_the_epochs_steps(tiny_data, monkeypatch):
     """Each epoch's report (the terminal line, metrics.jsonl, results.json) gives the mean loss of its steps, all tasks
     together."""
-    losses, step = [], utils.mtl.train_step
-
-    def spy(*args, **kwargs):
-        losses.append(step(*args, **kwargs))
-        return losses[-1]
-
-    monkeypatch.setattr(utils.mtl, "train_step", spy)
-    tasks = [JointTask(i, tiny_data.tasks[i], None) for i in range(2)]
-    result = train_joint(tiny_model(tiny_data), tasks, epochs=2, batch_size=2, optim=OPTIM, scheduler="fix",
-                         sampling="round-robin", device="cpu", pad_index=tiny_data.words.padding_idx,
-                         generator=torch.Generator().manual_seed(0), on_best=lambda epoch: None)
+    steps, result = recorded_run(tiny_data, monkeypatch)
+    losses = [loss for _, loss in steps]
     assert len(losses) == 8  # round-robin: ceil(4/2) + ceil(3/2) steps an epoch
     assert [r.loss for r in result.history] == pytest.approx([sum(losses[:4]) / 4, sum(losses[4:]) / 4])
 
 
 def test_train_joint_applies_the_lr_schedule(tiny_data, monkeypatch):
-    model = tiny_model(tiny_data)
-    lrs = []
-
-    def recording_step(model_, mask, task, batch, optimizer, **kwargs):
-        lrs.append(optimizer.param_groups[0]["lr"])
-        return train_step(model_, mask, task, batch, optimizer, **kwargs)
-
-    monkeypatch.setattr(utils.mtl, "train_step", recording_step)
-    tasks = [JointTask(i, tiny_data.tasks[i], None) for i in range(2)]
-    train_joint(model, tasks, epochs=2, batch_size=2, optim=OPTIM, scheduler="decay", sampling="round-robin",
-                device="cpu", pad_index=tiny_data.words.padding_idx, generator=torch.Generator().manual_seed(0),
-                on_best=lambda epoch: None)
+    lrs = [lr for lr, _ in recorded_run(tiny_data, monkeypatch, scheduler="decay")[0]]
     assert lrs[:4] == pytest.approx([0.1] * 4)
     assert lrs[4:] == pytest.approx([0.1 / 1.05] * 4)
 
 
 def test_train_joint_warms_up_over_warmup_steps(tiny_data, monkeypatch):
     """`inverse_sqrt`: the LR rises linearly over `warmup_steps` global steps, then falls as sqrt(warmup/step)."""
-    model = tiny_model(tiny_data)
-    lrs = []
-
-    def recording_step(model_, mask, task, batch, optimizer, **kwargs):
-        lrs.append(optimizer.param_groups[0]["lr"])
-        return train_step(model_, mask, task, batch, optimizer, **kwargs)
-
-    monkeypatch.setattr(utils.mtl, "train_step", recording_step)
-    tasks = [JointTask(i, tiny_data.tasks[i], None) for i in range(2)]
-    train_joint(model, tasks, epochs=2, batch_size=2, optim=OPTIM, scheduler="inverse_sqrt", sampling="round-robin",
-                device="cpu", pad_index=tiny_data.words.padding_idx, generator=torch.Generator().manual_seed(0),
-                on_best=lambda epoch: None, warmup_steps=3)
+    lrs = [lr for lr, _ in recorded_run(tiny_data, monkeypatch, scheduler="inverse_sqrt", warmup_steps=3)[0]]
     assert lrs == pytest.approx([0.1 / 3, 0.2 / 3, 0.1, 0.1 * (3 / 4) ** 0.5, 0.1 * (3 / 5) ** 0.5,
                                  0.1 * (3 / 6) ** 0.5, 0.1 * (3 / 7) ** 0.5, 0.1 * (3 / 8) ** 0.5])
 
