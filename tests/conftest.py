@@ -93,18 +93,29 @@ def processed_conll03(shared_data, tmp_path_factory) -> Path:
 def processed_conll03_small(shared_data, tmp_path_factory) -> Path:
     """The first 300 / 100 / 100 sentences of the shared CoNLL-2003 train / dev / test files, prepared with the
     50-d GloVe subset: real data with a small vocabulary, so that the scripts of end-to-end tests start fast."""
-    import subprocess
-    import sys
-
     raw = tmp_path_factory.mktemp("conll03-small")
     for split, n in (("train", 300), ("dev", 100), ("test", 100)):
         blocks = (shared_data / "conll03" / f"{split}.txt").read_text(encoding="utf-8").split("\n\n")
         (raw / f"{split}.txt").write_text("\n\n".join(blocks[:n + 1]) + "\n", encoding="utf-8")
-    out = raw / "processed"
+    return prepare_slice(shared_data, raw, "conll03", raw / "processed")
+
+
+def prepare_slice(shared_data: Path, raw: Path, kind: str, out: Path) -> Path:
+    """prepare-data.py --type `kind` on the CoNLL-2003 slices in `raw` with the 50-d GloVe subset, into `out`."""
+    import subprocess
+    import sys
+
     result = subprocess.run(
-        [sys.executable, "prepare-data.py", "--type", "conll03", "--dir", str(raw),
+        [sys.executable, "prepare-data.py", "--type", kind, "--dir", str(raw),
          "--embedding", str(shared_data / "glove" / "glove.6B.50d.subset.txt"), "--out", str(out)],
         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     return out
+
+
+@pytest.fixture(scope="session")
+def processed_conll03_pp_small(shared_data, processed_conll03_small) -> Path:
+    """The same slices as processed_conll03_small prepared as conll03-pp (NER + position prediction)."""
+    raw = processed_conll03_small.parent
+    return prepare_slice(shared_data, raw, "conll03-pp", raw / "processed-pp")

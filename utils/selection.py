@@ -10,6 +10,7 @@ import sys
 import torch
 
 from utils.checkpoint import load_tensors
+from utils.runs import layout
 
 
 def task_dirs(single_dir: str) -> list[str]:
@@ -24,7 +25,7 @@ def task_dirs(single_dir: str) -> list[str]:
 
 def read_scores(directory: str) -> list[dict]:
     """The rounds recorded in a task folder's scores.jsonl."""
-    path = os.path.join(directory, "scores.jsonl")
+    path = os.path.join(directory, layout.SCORES)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: missing (did Step 1 finish for this task?)")
     with open(path, encoding="utf-8") as f:
@@ -41,10 +42,10 @@ def choose_round(records: list[dict], tolerance: float = 0.0) -> dict:
 
 def mask_file(directory: str, round_: int) -> str:
     """The `<round>_<kept>.th` mask file of a round."""
-    matches = [f for f in os.listdir(directory) if f.split("_")[0] == str(round_) and f.endswith(".th")]
-    if len(matches) != 1:
+    found = layout.round_masks(directory)
+    if round_ not in found:
         raise FileNotFoundError(f"{directory}: no mask of round {round_}")
-    return os.path.join(directory, matches[0])
+    return found[round_]
 
 
 def same_rewind_point(paths: list[str]) -> None:
@@ -69,7 +70,7 @@ def describe(chosen: list[dict]) -> str:
 def same_selection(out_dir: str, chosen: list[dict], init: str) -> bool | None:
     """Whether <out_dir> holds exactly this choice (same tasks, rounds and mask and rewind-point files);
     None when it holds no selection."""
-    path = os.path.join(out_dir, "selection.json")
+    path = os.path.join(out_dir, layout.SELECTION)
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as f:
@@ -77,8 +78,8 @@ def same_selection(out_dir: str, chosen: list[dict], init: str) -> bool | None:
     if [(c.get("task_id"), c.get("task"), c.get("round")) for c in old] != \
             [(c["task_id"], c["task"], c["round"]) for c in chosen]:
         return False
-    pairs = [(c["source"], os.path.join(out_dir, f"{c['task_id']}.th")) for c in chosen]
-    pairs.append((init, os.path.join(out_dir, "init_weights.th")))
+    pairs = [(c["source"], os.path.join(out_dir, layout.task_mask(c["task_id"]))) for c in chosen]
+    pairs.append((init, os.path.join(out_dir, layout.INIT)))
     return all(os.path.isfile(b) and filecmp.cmp(a, b, shallow=False) for a, b in pairs)
 
 
@@ -92,10 +93,10 @@ def prepare_masks(single_dir: str, out_dir: str, rounds: list[int] | None = None
     if rounds is not None and len(rounds) != len(dirs):
         raise ValueError(f"{len(rounds)} rounds given for {len(dirs)} tasks in {single_dir}")
     for directory in dirs:
-        if not os.path.isfile(os.path.join(directory, "complete.json")):
+        if not os.path.isfile(os.path.join(directory, layout.COMPLETE)):
             raise ValueError(f"{directory}: Step 1 has not finished (no complete.json): resume it (re-run the same "
                              f"command; train_single.py --resume) before choosing its subnet")
-    same_rewind_point([os.path.join(d, "init_weights.th") for d in dirs])
+    same_rewind_point([os.path.join(d, layout.INIT) for d in dirs])
     chosen = []
     for i, directory in enumerate(dirs):
         records = read_scores(directory)
@@ -105,23 +106,25 @@ def prepare_masks(single_dir: str, out_dir: str, rounds: list[int] | None = None
             row = next((r for r in records if r["round"] == rounds[i]), None)
             if row is None:
                 raise ValueError(f"{directory}: round {rounds[i]} does not exist (rounds: {[r['round'] for r in records]})")
-        with open(os.path.join(directory, "config.json"), encoding="utf-8") as f:
+        with open(os.path.join(directory, layout.CONFIG), encoding="utf-8") as f:
             task = json.load(f)["task"]
         chosen.append({"task_id": i, "task": task, **row, "source": mask_file(directory, row["round"])})
-    init = os.path.join(dirs[0], "init_weights.th")
+    init = os.path.join(dirs[0], layout.INIT)
     if same_selection(out_dir, chosen, init) is False and not overwrite:
-        with open(os.path.join(out_dir, "selection.json"), encoding="utf-8") as f:
+        with open(os.path.join(out_dir, layout.SELECTION), encoding="utf-8") as f:
             old = json.load(f).get("chosen", [])
         raise SelectionExists(f"{out_dir} holds another choice of subnets ({describe(old)}) than this one "
                               f"({describe(chosen)}, from {single_dir}): pass --overwrite (OVERWRITE=1 for "
                               f"run_<setting>.sh) to replace it, or write to another folder (--out_dir, MASK_DIR)")
     os.makedirs(out_dir, exist_ok=True)
     for row in chosen:
-        shutil.copyfile(row["source"], os.path.join(out_dir, f"{row['task_id']}.th"))
-    shutil.copyfile(init, os.path.join(out_dir, "init_weights.th"))
-    with open(os.path.join(out_dir, "selection.json"), "w", encoding="utf-8") as f:
+        shutil.copyfile(row["source"], os.path.join(out_dir, layout.task_mask(row["task_id"])))
+    shutil.copyfile(init, os.path.join(out_dir, layout.INIT))
+    tmp = os.path.join(out_dir, f".{layout.SELECTION}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
         json.dump({"rule": "manual" if rounds is not None else "best dev, sparsest among ties",
                    "single_dir": single_dir, "chosen": chosen}, f, indent=2)
+    os.replace(tmp, os.path.join(out_dir, layout.SELECTION))
     return chosen
 
 
