@@ -36,9 +36,8 @@ def task_ids(processed: str, setting: Setting, what: str = "PROCESSED") -> tuple
 def resume_hint(setting: Setting, values: variables.Values, name: str, arguments: list[str]) -> str:
     """The command line that continues this run: every variable the user set, the run's NAME, the same mode."""
     order = [v.name for v in variables.VARIABLES] + list(variables.PIPELINE) + list(setting.variables)
-    user = {**values.user, "NAME": name}
-    words = [f"{k}={shlex.quote(user[k])}" for k in order if k in user]
-    return " ".join(words + [f"bash run_{setting.name}.sh", *map(shlex.quote, arguments)])
+    words = [f"{k}={shlex.quote(values.user[k])}" for k in order if k in values.user and k != "NAME"]
+    return " ".join(words + [f"NAME={name}", f"bash run_{setting.name}.sh", *map(shlex.quote, arguments)])
 
 
 def check_flags(stages, setting: Setting, values: variables.Values) -> None:
@@ -175,7 +174,11 @@ def main(argv: list[str]) -> None:
             write_plan(layout.run(exp_dir, name).root, setting, mode, values, name)
         with Executor(options) as executor:
             executor.run(stages)
-    except (JobFailed, ValueError) as error:
+    except JobFailed as error:
+        if error.message:
+            print(f"error: {error.message}", file=sys.stderr)
+        sys.exit(error.code)
+    except ValueError as error:
         fail(str(error))
     if mode in ("baselines", "negative") or request.seeds:
         print(f"== done: python report.py {setting.name} --exp_dir {exp_dir} --name {name}")

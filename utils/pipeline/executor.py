@@ -28,7 +28,11 @@ class Interrupted(Exception):
 
 
 class JobFailed(Exception):
-    """A job ended with an error; its own message has been printed (or is named here)."""
+    """A job ended with exit status `code`; `message` says what failed, None when the job printed it itself."""
+
+    def __init__(self, code: int, message: str | None = None) -> None:
+        super().__init__(message or f"exit {code}")
+        self.code, self.message = code, message
 
 
 @dataclass
@@ -53,23 +57,40 @@ def read_jsonl(path: str) -> list[dict]:
         return []
 
 
+def setting_of(config: dict, key: str) -> object:
+    """A setting of a config.json, flat or grouped ({"group": {key: value}})."""
+    if key in config:
+        return config[key]
+    return next((group[key] for group in config.values() if isinstance(group, dict) and key in group), None)
+
+
 class Progress:
     """What a Step 1 task job has finished so far, read from its folder: one line per new epoch (metrics.jsonl)
-    and per new round (scores.jsonl)."""
+    and per new round (scores.jsonl), as train_single.py prints them."""
 
     def __init__(self, folder: str) -> None:
-        self.folder, self.epochs, self.rounds = folder, 0, 0
+        self.folder, self.epochs, self.rounds, self.total = folder, 0, 0, None
 
     def lines(self) -> list[str]:
+        if self.total is None:
+            try:
+                with open(os.path.join(self.folder, layout.CONFIG), encoding="utf-8") as handle:
+                    self.total = setting_of(json.load(handle), "epochs")
+            except (OSError, ValueError):
+                return []
         out = []
         epochs = read_jsonl(os.path.join(self.folder, layout.METRICS))
-        for record in epochs[self.epochs:]:
-            out.append(f"[{record['task']}] round {record['round']} epoch {record['epoch']}: dev "
-                       f"{record['dev'][record['task']]:.2f}  loss {record['loss']:.4f}  {record['seconds']:.0f}s")
+        for index in range(self.epochs, len(epochs)):
+            record = epochs[index]
+            dev = record["dev"][record["task"]]
+            earlier = [r["dev"][r["task"]] for r in epochs[:index] if r["round"] == record["round"]]
+            best = "  *best" if all(dev > e for e in earlier) else ""
+            out.append(f"[{record['task']}] round {record['round']} epoch {record['epoch']}/{self.total}: dev "
+                       f"{dev:.2f}{best}  loss {record['loss']:.4f}  {record['seconds']:.0f}s")
         self.epochs = max(self.epochs, len(epochs))
         scores = read_jsonl(os.path.join(self.folder, layout.SCORES))
+        task = epochs[-1]["task"] if epochs else "?"
         for r in scores[self.rounds:]:
-            task = epochs[-1]["task"] if epochs else "task"
             out.append(f"[{task}] round {r['round']}: kept {r['kept']:.2f}%  dev {r['dev']:.2f}  test {r['test']:.2f}  "
                        f"best epoch {r['best_epoch']}/{r['epochs']}  {r['seconds']:.0f}s")
         self.rounds = max(self.rounds, len(scores))
@@ -178,7 +199,7 @@ class Executor:
         process = self.start(job)
         code = self.wait(process)
         if code != 0:
-            raise JobFailed(f"{job.title} failed (exit {code})")
+            raise JobFailed(code)
         self.done(job, key)
 
     def wait(self, process: subprocess.Popen) -> int:
@@ -229,7 +250,7 @@ class Executor:
                     where = f" (on {devices[slot_index]})" if devices[slot_index] else ""
                     failures.append(f"{job.title}{where} failed (log in {job.log}): {last_line(job.log)}")
         if failures:
-            raise JobFailed("; ".join(failures))
+            raise JobFailed(1, "; ".join(failures))
 
     def run(self, stages: list[Stage]) -> None:
         for stage in stages:

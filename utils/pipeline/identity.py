@@ -100,8 +100,7 @@ def finished_jobs(exp_dir: str) -> dict[str, str]:
     """{key: folder} of the finished jobs anywhere in the runs folder (real folders, not links to them)."""
     found: dict[str, str] = {}
     for folder, dirs, files in os.walk(exp_dir):
-        dirs[:] = sorted(d for d in dirs if d not in (layout.REPORT, layout.SNAPSHOT, layout.OWN_MASKS,
-                                                      layout.STEP1_LOGS)
+        dirs[:] = sorted(d for d in dirs if d not in (layout.REPORT, layout.SNAPSHOT, layout.STEP1_LOGS)
                          and not os.path.islink(os.path.join(folder, d)))
         if layout.JOB in files:
             key = recorded_key(folder)
