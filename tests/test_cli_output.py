@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from utils.metricslog import joint_metrics, read_metrics, step1_metrics, write_metrics
+from utils.runs import layout
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = ("run_conll03.sh", "run_ptb.sh", "run_ontonotes.sh", "run_columns.sh")
@@ -49,12 +50,12 @@ def single(shared_data, tmp_path_factory) -> dict:
         (root / "conll03" / f"{split}.txt").write_text(first_lines(shared_data / "conll03" / f"{split}.txt", 120))
     env = environment(DATA_DIR=str(root / "conll03"), EMBEDDING="", PROCESSED=str(root / "processed"),
                       EXP_DIR=str(root / "exp"), TRAIN_LIMIT="60", EVAL_LIMIT="40", EPOCHS="2", PRUNING_ITER="1",
-                      FINAL_RATE="0.5", HIDDEN_SIZE="16", JOBS="3")
+                      FINAL_RATE="0.5", HIDDEN_SIZE="16", JOBS="3", NAME="cli")
     prepared = run(["bash", "run_conll03.sh", "prepare"], env)
     assert prepared.returncode == 0, prepared.stderr
     done = run(["bash", "run_conll03.sh", "single"], env)
     assert done.returncode == 0, done.stderr[-3000:]
-    return {"root": root, "env": env, "stdout": done.stdout}
+    return {"root": root, "env": env, "stdout": done.stdout, "run": layout.run(str(root / "exp"), "cli")}
 
 
 def test_single_shows_each_epoch_and_each_round(single) -> None:
@@ -66,7 +67,7 @@ def test_single_shows_each_epoch_and_each_round(single) -> None:
     assert sorted((m[1], int(m[2])) for m in rounds) == sorted((t, r) for t in TASKS for r in (0, 1))
     for task_id, task in enumerate(TASKS):
         scores = [json.loads(line) for line in
-                  (single["root"] / "exp" / "single" / "cp" / str(task_id) / "scores.jsonl").read_text().splitlines()]
+                  Path(single["run"].step1_task(task_id), layout.SCORES).read_text().splitlines()]
         for record in scores:
             shown = [m for m in epochs if m[1] == task and int(m[2]) == record["round"]]
             # each epoch line is that epoch's dev score; the round line's dev is the best of them
@@ -78,9 +79,9 @@ def test_single_shows_each_epoch_and_each_round(single) -> None:
 
 
 def test_step1_metrics_jsonl_has_one_record_per_epoch(single) -> None:
-    folder = single["root"] / "exp" / "single" / "cp" / "2"
-    scores = [json.loads(line) for line in (folder / "scores.jsonl").read_text().splitlines()]
-    records = read_metrics(str(folder / "metrics.jsonl"))
+    folder = Path(single["run"].step1_task(2))
+    scores = [json.loads(line) for line in (folder / layout.SCORES).read_text().splitlines()]
+    records = read_metrics(str(folder / layout.METRICS))
     expected = [("step1", "ner", r["round"], r["kept"], h["epoch"], h["dev"], h["loss"])
                 for r in scores for h in r["history"]]
     assert [(m["stage"], m["task"], m["round"], m["kept"], m["epoch"], m["dev"]["ner"], m["loss"])
@@ -148,7 +149,7 @@ def test_masks_keep_a_choice_unless_overwrite(single) -> None:
     assert done.returncode == 1
     assert "holds another choice of subnets (pos round 0, chunk round 0, ner round 0)" in done.stderr
     assert "OVERWRITE=1" in done.stderr
-    selection = single["root"] / "exp" / "mtl" / "mask" / "selection.json"
+    selection = Path(single["run"].masks(), layout.SELECTION)
     assert [c["round"] for c in json.loads(selection.read_text())["chosen"]] == [0, 0, 0]
     assert run(["bash", "run_conll03.sh", "masks", "1", "1", "1"], {**env, "OVERWRITE": "1"}).returncode == 0
     assert [c["round"] for c in json.loads(selection.read_text())["chosen"]] == [1, 1, 1]

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from tests.test_resume import assert_same, strip_timings
+from utils.runs import layout
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET = {"TRAIN_LIMIT": "60", "EVAL_LIMIT": "30", "EPOCHS": "2", "PRUNING_ITER": "1", "FINAL_RATE": "0.5",
@@ -48,10 +49,12 @@ def kill_when(env: dict, ready, rng: random.Random) -> None:
 def outcome(exp: Path) -> dict:
     """Every weight and mask tensor of Step 1 and Step 3, and their scores without timings."""
     out = {}
-    for folder in [*sorted((exp / "single/cp").iterdir()), exp / "mtl/r"]:
+    run = layout.run(str(exp), BUDGET["NAME"])
+    step1, step3 = Path(run.step1_tasks()), Path(run.step3())
+    for folder in [*sorted(step1.iterdir()), step3]:
         for path in sorted(folder.glob("*.th")):
             out[f"{folder.name}/{path.name}"] = torch.load(path, weights_only=True)
-    for path in [*sorted((exp / "single/cp").glob("*/scores.jsonl")), exp / "mtl/r/results.json"]:
+    for path in [*sorted(step1.glob(f"*/{layout.SCORES}")), step3 / layout.RESULTS]:
         records = [json.loads(line) for line in path.read_text().splitlines()] if path.suffix == ".jsonl" \
             else [json.loads(path.read_text())]
         out[str(path.relative_to(exp))] = strip_timings(records)
@@ -65,11 +68,12 @@ def test_killed_twice_and_resumed_equals_uninterrupted(processed_conll03_small, 
 
     exp = tmp_path / "killed"
     env = environment(processed_conll03_small, exp)
-    rng = random.Random(os.getpid())
-    kill_when(env, lambda: any((exp / "single/cp").glob("*/resume.th")), rng)
-    assert not (exp / "mtl/r/results.json").exists()
-    kill_when(env, lambda: (exp / "mtl/r/resume.th").exists(), rng)
-    assert not (exp / "mtl/r/results.json").exists()
+    run = layout.run(str(exp), BUDGET["NAME"])
+    results, rng = Path(run.step3(), layout.RESULTS), random.Random(os.getpid())
+    kill_when(env, lambda: any(Path(run.step1_tasks()).glob(f"*/{layout.STATE}")), rng)
+    assert not results.exists()
+    kill_when(env, lambda: Path(run.step3(), layout.STATE).exists(), rng)
+    assert not results.exists()
     resumed = run_all(env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 

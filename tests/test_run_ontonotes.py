@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from utils.pipeline.executor import setting_of
+from utils.runs import layout
+
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ("pos", "chunk", "ner")
 
@@ -75,30 +78,40 @@ def test_prepare_reads_the_three_splits_and_skips_pt(pipeline):
     assert [t["name"] for t in meta["tasks"]] == list(TASKS)
 
 
+def the_run(pipeline) -> layout.Run:
+    return layout.run(str(pipeline[0] / "exp"), "budget")
+
+
 def test_all_writes_every_step(pipeline):
-    exp = pipeline[0] / "exp"
-    assert (exp / "warmup/budget/best.th").is_file()
+    run = the_run(pipeline)
+    assert Path(run.warmup, layout.BEST).is_file()
     for task_id in range(3):
-        task_dir = exp / "single/cp" / str(task_id)
-        assert (task_dir / "init_weights.th").is_file()
-        scores = [json.loads(line) for line in (task_dir / "scores.jsonl").read_text().splitlines()]
+        task_dir = Path(run.step1_task(task_id))
+        assert (task_dir / layout.INIT).is_file()
+        scores = [json.loads(line) for line in (task_dir / layout.SCORES).read_text().splitlines()]
         assert [s["round"] for s in scores] == [0, 1]
         assert [s["kept"] for s in scores] == pytest.approx([100.0, 50.0], abs=0.01)
-        assert (exp / "mtl/mask" / f"{task_id}.th").is_file()
-    assert (exp / "mtl/mask/init_weights.th").is_file()
-    assert (exp / "mtl/budget/results.json").is_file()
+        assert Path(run.masks(), layout.task_mask(task_id)).is_file()
+    assert Path(run.masks(), layout.INIT).is_file()
+    assert Path(run.step3(), layout.RESULTS).is_file()
+
+
+def test_ontonotes_trains_two_layers_as_the_papers_counts_imply(pipeline):
+    """REFERENCE §4: the paper's OntoNotes # Params (hard sharing 1497k) are those of a 2-layer BiLSTM."""
+    config = json.loads(Path(the_run(pipeline).step3(), layout.CONFIG).read_text())
+    assert setting_of(config, "n_layer") == 2
 
 
 def test_results_hold_the_chosen_subnets(pipeline):
-    exp = pipeline[0] / "exp"
-    results = json.loads((exp / "mtl/budget/results.json").read_text())
+    run = the_run(pipeline)
+    results = json.loads(Path(run.step3(), layout.RESULTS).read_text())
     assert results["setting"] == "ontonotes"
     assert list(results["tasks"]) == list(TASKS)
     for task_id, task in enumerate(TASKS):
         entry = results["tasks"][task]
-        scores = [json.loads(line) for line in (exp / f"single/cp/{task_id}/scores.jsonl").read_text().splitlines()]
+        scores = [json.loads(line) for line in Path(run.step1_task(task_id), layout.SCORES).read_text().splitlines()]
         assert entry["round"] == expected_round(scores)
-        mask = torch.load(exp / f"mtl/mask/{task_id}.th", weights_only=True)["mask"]
+        mask = torch.load(Path(run.masks(), layout.task_mask(task_id)), weights_only=True)["mask"]
         kept = 100.0 * sum(int(m.sum()) for m in mask.values()) / sum(m.numel() for m in mask.values())
         assert kept == pytest.approx(entry["kept"], abs=0.01)
         assert kept == pytest.approx(100.0 if entry["round"] == 0 else 50.0, abs=0.01)
@@ -110,7 +123,7 @@ def test_results_hold_the_chosen_subnets(pipeline):
 
 
 def test_all_prints_its_table(pipeline):
-    results = json.loads((pipeline[0] / "exp/mtl/budget/results.json").read_text())
+    results = json.loads(Path(the_run(pipeline).step3(), layout.RESULTS).read_text())
     stdout = pipeline[2]
     table = stdout[stdout.index("== Step 3"):]
     for task in TASKS:

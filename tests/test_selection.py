@@ -12,6 +12,7 @@ import torch
 
 from utils.masks import load_mask, save_mask
 from utils.selection import SelectionExists, choose_round, mask_file, prepare_masks, read_scores, same_rewind_point, task_dirs
+from utils.runs import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,7 +118,7 @@ def kept_of(round_: int) -> float:
 
 
 def check_output(single: Path, out: Path, rounds: dict[str, int]) -> None:
-    assert sorted(os.listdir(out)) == ["0.th", "1.th", "2.th", "init_weights.th", "selection.json"]
+    assert sorted(set(os.listdir(out)) - {layout.JOB}) == ["0.th", "1.th", "2.th", "init_weights.th", "selection.json"]
     for task_id, task in enumerate(TASKS):
         r = rounds[task]
         source = single / str(task_id) / f"{r}_{kept_of(r):.2f}.th"
@@ -275,13 +276,15 @@ def test_differing_rewind_points(tmp_path, change, task):
 # --- prepare-masks.sh ---
 
 def run_script(*args, exp_dir: Path, **env):
-    environment = {**os.environ, "EXP_DIR": str(exp_dir), "OMP_NUM_THREADS": "1", "PYTHON": sys.executable, **env}
+    """prepare-masks.sh with SINGLE_DIR and MASK_DIR naming make_tree's folders (a run's own: test_script_of_a_run)."""
+    environment = {**os.environ, "EXP_DIR": str(exp_dir), "OMP_NUM_THREADS": "1", "PYTHON": sys.executable,
+                   "SINGLE_DIR": str(exp_dir / "single" / "cp"), "MASK_DIR": str(exp_dir / "mtl" / "mask"), **env}
     return subprocess.run(["bash", "prepare-masks.sh", *args], cwd=ROOT, env=environment, capture_output=True,
                           text=True, timeout=120)
 
 
 def table_rows(stdout: str) -> list[list[str]]:
-    lines = stdout.strip().splitlines()
+    lines = [line for line in stdout.strip().splitlines() if not line.startswith("== ")]
     assert lines[0].split() == ["task", "round", "kept", "%", "dev"]
     return [line.split() for line in lines[1:1 + len(TASKS)]]
 
@@ -310,6 +313,21 @@ def test_script_explicit_rounds(tmp_path):
     rows = table_rows(result.stdout)
     assert [(r[0], r[1], r[2]) for r in rows] == [("pos", "1", "50.00"), ("chunk", "1", "50.00"), ("ner", "2", "25.00")]
     check_output(single, tmp_path / "mtl" / "mask", {"pos": 1, "chunk": 1, "ner": 2})
+
+
+def test_script_of_a_run(tmp_path):
+    """Without SINGLE_DIR and MASK_DIR: the Step 1 of run NAME (default: the newest run of EXP_DIR), its masks/;
+    rounds may be given with commas."""
+    single = make_tree(tmp_path / "made")
+    run = layout.run(str(tmp_path / "exp"), "r")
+    os.makedirs(run.step1())
+    os.rename(single, run.step1_tasks())
+    result = run_script("conll03", "1,1,2", exp_dir=tmp_path / "exp", SINGLE_DIR="", MASK_DIR="", NAME="r")
+    assert result.returncode == 0, result.stderr
+    check_output(Path(run.step1_tasks()), Path(run.masks()), {"pos": 1, "chunk": 1, "ner": 2})
+    again = run_script("conll03", exp_dir=tmp_path / "exp", SINGLE_DIR="", MASK_DIR="", NAME="")
+    assert again.returncode == 1 and "holds another choice" in again.stderr
+    assert "NAME=r (the newest run" in again.stderr
 
 
 def test_script_mask_dir_override(tmp_path):

@@ -10,6 +10,7 @@ import torch
 from fastNLP import Vocabulary
 
 from utils.pruning import kept_schedule
+from utils.runs import layout
 
 REPO = Path(__file__).resolve().parents[1]
 PRUNABLE = {"lstm.lstm.weight_ih_l0", "lstm.lstm.weight_hh_l0", "lstm.lstm.weight_ih_l0_reverse",
@@ -28,12 +29,16 @@ def step1(shared_data, tmp_path_factory):
     env = {"DATA_DIR": str(shared_data / "conll03"), "EMBEDDING": str(shared_data / "glove/glove.6B.50d.subset.txt"),
            "PROCESSED": str(root / "processed"), "EXP_DIR": str(root / "exp"), "TRAIN_LIMIT": "500",
            "EVAL_LIMIT": "200", "EPOCHS": "1", "PRUNING_ITER": "3", "FINAL_RATE": "0.125", "JOBS": "2",
-           "DEVICE": "cpu", "OMP_NUM_THREADS": "1"}
+           "DEVICE": "cpu", "OMP_NUM_THREADS": "1", "NAME": "e2e"}
     prepared = run(["bash", "run_conll03.sh", "prepare"], env)
     assert prepared.returncode == 0, prepared.stderr
     single = run(["bash", "run_conll03.sh", "single"], env)
     assert single.returncode == 0, single.stderr
     return root, env, prepared.stdout
+
+
+def step1_tasks(root: Path) -> Path:
+    return Path(layout.run(str(root / "exp"), "e2e").step1_tasks())
 
 
 def load(path: Path) -> dict:
@@ -62,7 +67,7 @@ def test_prepare_reports_the_standard_counts(step1):
 @pytest.mark.parametrize("task_id", [0, 1, 2])
 def test_rounds_follow_the_schedule(step1, task_id):
     root = step1[0]
-    task_dir = root / "exp/single/cp" / str(task_id)
+    task_dir = step1_tasks(root) / str(task_id)
     records = rounds(task_dir)
     total = sum(m.numel() for m in records[0][0]["mask"].values())
     for (record, _), target in zip(records, kept_schedule(0.125, 3)):
@@ -78,7 +83,7 @@ def test_rounds_follow_the_schedule(step1, task_id):
 
 @pytest.mark.parametrize("task_id", [0, 1, 2])
 def test_masks_are_nested_and_keep_the_largest_weights(step1, task_id):
-    records = rounds(step1[0] / "exp/single/cp" / str(task_id))
+    records = rounds(step1_tasks(step1[0]) / str(task_id))
     for (previous, best), (current, _) in zip(records, records[1:]):
         kept_now, dropped = [], []
         for name, old in previous["mask"].items():
@@ -92,13 +97,13 @@ def test_masks_are_nested_and_keep_the_largest_weights(step1, task_id):
 
 @pytest.mark.parametrize("task_id", [0, 1, 2])
 def test_best_weights_are_zero_where_pruned(step1, task_id):
-    for record, best in rounds(step1[0] / "exp/single/cp" / str(task_id)):
+    for record, best in rounds(step1_tasks(step1[0]) / str(task_id)):
         for name, mask in record["mask"].items():
             assert not best[name][~mask].any()
 
 
 def test_tasks_share_one_rewind_point(step1):
-    cp = step1[0] / "exp/single/cp"
+    cp = step1_tasks(step1[0])
     first = load(cp / "0/init_weights.th")
     for task_id in (1, 2):
         other = load(cp / f"{task_id}/init_weights.th")
@@ -107,10 +112,10 @@ def test_tasks_share_one_rewind_point(step1):
 
 def test_rerun_of_a_finished_step1_does_nothing(step1):
     root, env, _ = step1
-    before = {p: p.read_bytes() for p in (root / "exp/single/cp").rglob("*") if p.is_file() and p.name != ".lock"}
+    before = {p: p.read_bytes() for p in step1_tasks(root).rglob("*") if p.is_file() and p.name != ".lock"}
     again = run(["bash", "run_conll03.sh", "single"], env)
     assert again.returncode == 0, again.stderr
-    assert all(f"Step 1 of {task} already finished; nothing to do" in again.stdout + again.stderr
-               for task in ("pos", "chunk", "ner"))
+    assert all(f"Step 1, task {task}: {step1_tasks(root) / str(task)} finished already; nothing to do" in again.stdout
+               for task in (0, 1, 2))
     assert {p: p.read_bytes() for p in before} == before
-    assert (root / "exp/single/cp/0/scores.jsonl").read_text().count("\n") == 4
+    assert (step1_tasks(root) / "0" / layout.SCORES).read_text().count("\n") == 4

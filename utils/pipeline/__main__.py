@@ -27,8 +27,9 @@ def fail(message: str, code: int = 1) -> None:
 def task_ids(processed: str, setting: Setting, what: str = "PROCESSED") -> tuple[int, ...]:
     meta = os.path.join(processed, "meta.json")
     if not os.path.isfile(meta):
+        reads = ", ".join(f"{name}={setting.value(os.environ, name) or '(empty)'}" for name in setting.variables)
         fail(f"no processed data in {what}={processed}: run 'bash run_{setting.name}.sh prepare' first (it reads "
-             f"{', '.join(setting.variables)}; bash run_{setting.name}.sh help)")
+             f"{reads}; bash run_{setting.name}.sh help)")
     with open(meta, encoding="utf-8") as handle:
         return tuple(range(len(json.load(handle)["tasks"])))
 

@@ -55,7 +55,8 @@ def usage(setting: Setting, environ: dict[str, str]) -> str:
     for name, (default, text) in setting.data.items():
         lines.append(wrap(f"{name}={setting.value(environ, name) or default or '(none)'}: {text}", "  "))
     lines.append(wrap(f"EMBEDDING={setting.value(environ, 'EMBEDDING') or '(empty)'}: GloVe text vectors (any "
-                      "dimension, .gz too; the paper's glove.6B.100d.txt); EMBEDDING= (empty) uses random vectors", "  "))
+                      "dimension, .gz too; the paper's glove.6B.100d.txt, in glove.6B.zip from "
+                      "https://nlp.stanford.edu/projects/glove/); EMBEDDING= (empty) uses random vectors", "  "))
     lines.append(f"budget profile: PROFILE={values.get('PROFILE')} (paper|quick); a variable set in the environment "
                  "wins over its profile's value")
     for profile, preset in variables.PROFILES.items():
