@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import report
-from tests.test_report import write_run, write_step1
+from tests.test_report import named_run, write_joint, write_step1
+from utils.runs import layout
 
 TASKS = {0: "pos", 1: "ner", 2: "chunk"}
 SINGLE = {1: {"pos": 95.0, "ner": 89.0, "chunk": 90.0}, 2: {"pos": 95.2, "ner": 89.2, "chunk": 90.2},
@@ -25,17 +26,17 @@ SOFT = {1: {"pos": 95.2, "ner": 89.3, "chunk": 90.7}, 2: {"pos": 95.0, "ner": 89
 @pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("exp")
+    named = named_run(root, "a")
     for seed in (1, 2, 3):
-        exp = root / f"seed{seed}"
-        write_step1(exp / "single-nomtw" / "cp", TASKS, SINGLE[seed])
-        write_run(exp / "mtl" / "run-a", "sparse sharing", SPARSE[seed], SPARSE_PARAMS[seed])
-        write_run(exp / "mtl" / "run-a-nomtw", "sparse sharing (no MTW)", NOMTW, 40)
-        write_run(exp / "baselines" / "hard-a", "hard sharing", HARD, 534)
+        run = named.seed(seed)
+        write_step1(run.step1_tasks("nomtw"), TASKS, SINGLE[seed])
+        write_joint(run.step3(), "sparse sharing", SPARSE[seed], SPARSE_PARAMS[seed])
+        write_joint(run.step3("nomtw"), "sparse sharing (no MTW)", NOMTW, 40)
+        write_joint(run.baseline("hard"), "hard sharing", HARD, 534)
         if seed in SOFT:
-            write_run(exp / "baselines" / "soft-a", "soft sharing", SOFT[seed], 1596)
-    folder = tmp_path_factory.mktemp("report")
-    report.main(["conll03", "--exp_dir", str(root), "--out", str(folder)])
-    return folder
+            write_joint(run.baseline("soft"), "soft sharing", SOFT[seed], 1596)
+    report.main(["conll03", "--exp_dir", str(root)])
+    return Path(named.report)
 
 
 def read_csv(path: Path) -> dict[str, dict[str, str]]:
@@ -44,7 +45,7 @@ def read_csv(path: Path) -> dict[str, dict[str, str]]:
 
 
 def test_cells_are_mean_and_sample_std_over_seeds(out: Path) -> None:
-    main = read_csv(out / "main.csv")
+    main = read_csv(out / layout.report_table("main"))
     sparse = main["Sparse sharing"]
     assert float(sparse["ner_mean"]) == pytest.approx(89.0)
     assert float(sparse["ner_std"]) == pytest.approx(math.sqrt(7), abs=1e-4)
@@ -59,26 +60,26 @@ def test_cells_are_mean_and_sample_std_over_seeds(out: Path) -> None:
 
 
 def test_a_cell_some_seeds_lack_says_n(out: Path) -> None:
-    soft = read_csv(out / "main.csv")["Soft sharing"]
+    soft = read_csv(out / layout.report_table("main"))["Soft sharing"]
     assert soft["pos_n"] == "2" and float(soft["pos_mean"]) == pytest.approx(95.1)
     assert float(soft["pos_std"]) == pytest.approx(math.sqrt(0.02), abs=1e-4)
-    hier = read_csv(out / "main.csv")["Hierarchical sharing"]
+    hier = read_csv(out / layout.report_table("main"))["Hierarchical sharing"]
     assert hier["pos_n"] == "0" and hier["pos_mean"] == ""
-    markdown = (out / "report.md").read_text(encoding="utf-8")
+    markdown = (out / layout.REPORT_MARKDOWN).read_text(encoding="utf-8")
     assert "| Soft sharing | 95.10 ± 0.14 (n=2) |" in markdown
     # POS Δ per seed 0.6, 0.3, 0.3: mean 0.4, std √(0.06 / 2) = 0.17
     assert "| Sparse sharing | 95.60 ± 0.10 | +0.40 ± 0.17 | 89.00 ± 2.65 | -0.20 ± 2.80 |" in markdown
 
 
 def test_report_names_the_seeds(out: Path) -> None:
-    markdown = (out / "report.md").read_text(encoding="utf-8")
+    markdown = (out / layout.REPORT_MARKDOWN).read_text(encoding="utf-8")
     assert markdown.startswith("# Sparse sharing: conll03, 3 seeds")
     assert "seed1/, seed2/, seed3/" in markdown and "## Orderings across seeds" in markdown
     assert "- seed3: Soft sharing: no run found" in markdown
 
 
 def test_orderings_per_seed_and_in_the_mean(out: Path) -> None:
-    orderings = read_csv(out / "orderings.csv")
+    orderings = read_csv(out / layout.report_table("orderings"))
     ner = orderings["Sparse sharing > hard sharing, NER F1"]
     assert (ner["seeds"], ner["every_seed"], ner["means"], ner["in_mean"]) == ("2 of 3", "no", "89.00 vs 89.00", "no")
     assert ner["paper"] == "90.35 > 88.68"

@@ -6,8 +6,7 @@ import os
 
 from utils.checkpoint import write_jsonl
 from utils.masks import Mask, kept_fraction
-
-METRICS_FILE = "metrics.jsonl"
+from utils.runs.layout import METRICS
 
 
 def step1_metrics(task: str, rounds: list[dict], current_round: int, mask: Mask, training: dict | None) -> list[dict]:
@@ -33,17 +32,23 @@ def joint_metrics(system: str, history: list[dict]) -> list[dict]:
 
 def write_metrics(out_dir: str, records: list[dict]) -> None:
     """Replace <out_dir>/metrics.jsonl with `records` (atomically)."""
-    write_jsonl(os.path.join(out_dir, METRICS_FILE), records)
+    write_jsonl(os.path.join(out_dir, METRICS), records)
 
 
 def read_metrics(path: str) -> list[dict]:
     """The records of a metrics.jsonl; a line that is not JSON is a ValueError naming path:line."""
+    return [record for _, record in numbered_records(path)]
+
+
+def numbered_records(path: str) -> list[tuple[int, object]]:
+    """(line number, value) of every non-blank line of a JSON-lines file (metrics.jsonl, scores.jsonl); a line
+    that is not JSON is a ValueError naming path:line."""
     records = []
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             if line.strip():
                 try:
-                    records.append(json.loads(line))
+                    records.append((number, json.loads(line)))
                 except json.JSONDecodeError as error:
                     raise ValueError(f"{path}:{number}: not JSON ({error.msg})") from None
     return records

@@ -174,3 +174,19 @@ def default_processed(setting: str) -> str:
 def in_folder(path: str, *names: str) -> str:
     """A file of a run folder: in_folder(run_dir, RESULTS)."""
     return os.path.join(path, *names)
+
+
+# report.py's files (in a run's report/ folder, or --out) and the data snapshot's description.
+SNAPSHOT_META = "meta.json"       # a data snapshot's settings and tasks (utils.snapshot), in <run folder>/data/
+REPORT_MARKDOWN = "report.md"
+KEPT_VS_DEV = "kept_vs_dev.png"
+LEARNING_CURVES = "learning_curves.png"
+
+
+def report_table(table: str) -> str:
+    """`<table>.csv`: one of report.py's tables (main, mtw, overlap, negative, orderings)."""
+    return f"{table}.csv"
+
+# The output roots of train_single.py and train_mtl.py called directly, under exp/<setting>/ (the original's layout).
+DIRECT_STEP1 = "single"
+DIRECT_STEP3 = "mtl"

@@ -1,36 +1,17 @@
-"""The report over seeds (run_<setting>.sh with SEEDS=1,2,3: one full runs folder per seed, <exp_dir>/seed<s>/):
-every cell of the paper's tables as mean ± standard deviation over the seeds that have it, and, for each ordering
-the paper's tables claim, whether it holds in every seed and in the mean."""
-import csv
+"""The report over seeds (run_<setting>.sh with SEEDS=1,2,3: a named run holding one full run per seed,
+<run>/seed<s>/): every cell of the paper's tables as mean ± standard deviation over the seeds that have it, and,
+for each ordering the paper's tables claim, whether it holds in every seed and in the mean, beside the paper's
+numbers for the run's data setting."""
 import math
 import os
 from dataclasses import dataclass
 
-from utils.report import MISSING, Collected, Table, collect, format_cell, run_metrics, task_label
-
-# The paper's numbers (REFERENCE §3), for the orderings' "paper" column: test scores and # Params (thousands).
-PAPER = {
-    "conll03": {
-        "main": {"Single task": {"pos": 95.09, "ner": 89.36, "chunk": 89.92, "params": 1602e3},
-                 "Single task (subnet)": {"pos": 95.11, "ner": 89.39, "chunk": 89.96, "params": 811e3},
-                 "Hard sharing": {"pos": 95.34, "ner": 88.68, "chunk": 90.92, "params": 534e3},
-                 "Soft sharing": {"pos": 95.16, "ner": 89.35, "chunk": 90.71, "params": 1596e3},
-                 "Hierarchical sharing": {"pos": 95.09, "ner": 89.30, "chunk": 90.89, "params": 1497e3},
-                 "Sparse sharing": {"pos": 95.56, "ner": 90.35, "chunk": 91.55, "params": 396e3}},
-        "mtw": {"Sparse sharing (no MTW)": {"pos": 95.36, "ner": 89.62, "chunk": 91.04},
-                "Sparse sharing (MTW)": {"pos": 95.56, "ner": 90.35, "chunk": 91.55}},
-        "negative": {"Single task": {"ner": 71.05, "pp": 99.21}, "Hard sharing": {"ner": 61.62, "pp": 99.50},
-                     "Sparse sharing": {"ner": 71.46, "pp": 99.45}}},
-    "ontonotes": {
-        "main": {"Single task": {"pos": 97.40, "ner": 82.72, "chunk": 95.21, "params": 4491e3},
-                 "Single task (subnet)": {"pos": 97.42, "ner": 82.94, "chunk": 95.28, "params": 1459e3},
-                 "Hard sharing": {"pos": 97.46, "ner": 82.95, "chunk": 95.52, "params": 1497e3},
-                 "Soft sharing": {"pos": 97.34, "ner": 81.93, "chunk": 95.29, "params": 4485e3},
-                 "Hierarchical sharing": {"pos": 97.22, "ner": 82.81, "chunk": 95.53, "params": 1497e3},
-                 "Sparse sharing": {"pos": 97.54, "ner": 83.42, "chunk": 95.56, "params": 662e3}}},
-    "ptb": {"main": {"Hard sharing": {"pos": 97.23, "chunk": 90.38, "ner": 94.32},
-                     "Sparse sharing": {"pos": 97.57, "chunk": 90.87, "ner": 95.26}}},
-}
+from utils.report.collect import SINGLE, SUBNET, Collected, collect
+from utils.report.files import write_text
+from utils.report.paper import paper_numbers
+from utils.report.runs import Context, task_metrics
+from utils.report.tables import MISSING, Table, format_cell, markdown_header, task_label, write_csv_rows
+from utils.runs import layout
 
 Values = dict[str, dict[str, dict[str, float]]]  # table -> row -> column key -> value
 
@@ -73,8 +54,7 @@ class SeedTable:
 
     def markdown(self) -> str:
         """A Markdown table of "mean ± std" cells."""
-        lines = ["| " + " | ".join(h for h, _, _ in self.columns) + " |",
-                 "|" + "|".join("---" if kind == "text" else "---:" for _, _, kind in self.columns) + "|"]
+        lines = [markdown_header(self.columns)]
         for row in self.rows:
             cells = [row[0]] + [format_stat(c, kind, self.seeds) for c, (_, _, kind) in zip(row[1:], self.columns[1:])]
             lines.append("| " + " | ".join(cells) + " |")
@@ -82,16 +62,15 @@ class SeedTable:
 
     def write_csv(self, path: str) -> None:
         """One row per table row: its key, then <column>_mean, <column>_std, <column>_n (empty when missing)."""
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow([self.columns[0][1]] + [f"{key}_{part}" for _, key, _ in self.columns[1:]
-                                                    for part in ("mean", "std", "n")])
-            for row in self.rows:
-                cells = [row[0]]
-                for cell in row[1:]:
-                    cells += ["", "", 0] if cell is None else [
-                        round(cell.mean, 4), "" if cell.std is None else round(cell.std, 4), cell.n]
-                writer.writerow(cells)
+        rows = [[self.columns[0][1]] + [f"{key}_{part}" for _, key, _ in self.columns[1:]
+                                        for part in ("mean", "std", "n")]]
+        for row in self.rows:
+            cells = [row[0]]
+            for cell in row[1:]:
+                cells += ["", "", 0] if cell is None else [
+                    round(cell.mean, 4), "" if cell.std is None else round(cell.std, 4), cell.n]
+            rows.append(cells)
+        write_csv_rows(path, rows)
 
 
 def aggregate(tables: list[Table], seeds: int) -> SeedTable:
@@ -143,43 +122,47 @@ def quantity(values: Values, where: tuple[str, str, str], tasks: dict[str, list[
     return sum(cells[t] for t in names) / len(names)
 
 
+def in_sentence(label: str) -> str:
+    """A row label inside a sentence: "Single task (x)" -> "single task (x)"."""
+    return label[0].lower() + label[1:]
+
+
 def holds(left: float, relation: str, right: float) -> bool:
     """Whether `left relation right` (strictly: a tie does not hold)."""
     return left > right if relation == ">" else left < right
 
 
-def paper_orderings(tasks: list[str], metrics: dict[str, str], negative: bool) -> list[Ordering]:
+def paper_orderings(tasks: list[str], metrics: dict[str, str], negative: bool, single: str = SINGLE) -> list[Ordering]:
     """The orderings the paper's tables claim (REFERENCE §3): sparse sharing above hard sharing and the single
     task (average and per task) and above soft and hierarchical sharing (average); the subnet alone above the
     dense single task; MTW above no MTW; sparse sharing with fewer parameters than hard sharing, the subnets with
     fewer than the single-task models; in negative transfer, sparse above hard sharing on NER, hard sharing below
-    the single task."""
+    the single task. `single` is the label of the runs' single-task row (the paper's has no number for a single
+    task trained from the warmup weights)."""
     def main(row: str, column: str) -> tuple[str, str, str]:
         return "main", row, column
 
+    name = in_sentence(single)
     out = [Ordering("Sparse sharing > hard sharing, average", main("Sparse sharing", "avg"), ">",
                     main("Hard sharing", "avg"))]
     out += [Ordering(f"Sparse sharing > hard sharing, {task_label(t, metrics)}", main("Sparse sharing", t), ">",
                      main("Hard sharing", t)) for t in tasks]
-    out += [Ordering("Sparse sharing > single task, average", main("Sparse sharing", "avg"), ">",
-                     main("Single task", "avg"))]
-    out += [Ordering(f"Sparse sharing > single task, {task_label(t, metrics)}", main("Sparse sharing", t), ">",
-                     main("Single task", t)) for t in tasks]
+    out += [Ordering(f"Sparse sharing > {name}, average", main("Sparse sharing", "avg"), ">", main(single, "avg"))]
+    out += [Ordering(f"Sparse sharing > {name}, {task_label(t, metrics)}", main("Sparse sharing", t), ">",
+                     main(single, t)) for t in tasks]
     out += [Ordering(f"Sparse sharing > {other.lower()}, average", main("Sparse sharing", "avg"), ">",
                      main(other, "avg")) for other in ("Soft sharing", "Hierarchical sharing")]
-    out += [Ordering("Single task (subnet) > single task, average", main("Single task (subnet)", "avg"), ">",
-                     main("Single task", "avg")),
+    out += [Ordering(f"Single task (subnet) > {name}, average", main(SUBNET, "avg"), ">", main(single, "avg")),
             Ordering("MTW > no MTW (sparse sharing), average", ("mtw", "Sparse sharing (MTW)", "avg"), ">",
                      ("mtw", "Sparse sharing (no MTW)", "avg")),
             Ordering("# Params: sparse < hard sharing", main("Sparse sharing", "params"), "<",
                      main("Hard sharing", "params")),
-            Ordering("# Params: single task (subnet) < single task", main("Single task (subnet)", "params"), "<",
-                     main("Single task", "params"))]
+            Ordering(f"# Params: single task (subnet) < {name}", main(SUBNET, "params"), "<", main(single, "params"))]
     if negative:
         out += [Ordering("Negative transfer: sparse sharing > hard sharing, NER",
                          ("negative", "Sparse sharing", "ner"), ">", ("negative", "Hard sharing", "ner")),
                 Ordering("Negative transfer: hard sharing < single task, NER", ("negative", "Hard sharing", "ner"),
-                         "<", ("negative", "Single task", "ner"))]
+                         "<", ("negative", SINGLE, "ner"))]
     return out
 
 
@@ -198,12 +181,12 @@ def ordering_table(seeds: dict[int, Values], tasks: dict[str, list[str]], orderi
     for o in orderings:
         column = o.left[2]
         pl, pr = quantity(paper, o.left, tasks), quantity(paper, o.right, tasks)
-        paper_text = ("—" if pl is None or pr is None
+        paper_text = (MISSING if pl is None or pr is None
                       else f"{format_number(pl, column)} {o.relation} {format_number(pr, column)}")
         pairs = [(quantity(v, o.left, tasks), quantity(v, o.right, tasks)) for v in seeds.values()]
         pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
         if not pairs:
-            table.rows.append([o.text, paper_text, "—", "—", "—", "—"])
+            table.rows.append([o.text, paper_text] + [MISSING] * 4)
             continue
         count = sum(holds(a, o.relation, b) for a, b in pairs)
         left, right = (sum(p[i] for p in pairs) / len(pairs) for i in (0, 1))
@@ -224,29 +207,35 @@ def score_tasks(found: list[Collected]) -> dict[str, list[str]]:
     return out
 
 
-def write_seed_report(exp_dir: str, out_dir: str, setting: str, seeds: list[tuple[int, str]],
-                      score_key: str = "test") -> list[str]:
-    """report.md, <table>.csv (mean, std and n per cell) and orderings.csv over the seed folders of exp_dir."""
-    found = {seed: collect(folder, setting, score_key) for seed, folder in seeds}
+def single_label(found: list[Collected]) -> str:
+    """The single-task row the orderings compare with: θ(0)'s when a seed has it, else the warmup's."""
+    labels = [f.rows[0].system for f in found if f.rows[0].source]
+    return SINGLE if SINGLE in labels or not labels else labels[0]
+
+
+def write_seed_report(ctx: Context, out_dir: str, score_key: str = "test") -> list[str]:
+    """report.md, <table>.csv (mean, std and n per cell) and orderings.csv over the seeds of the named run."""
+    seeds = ctx.run.seeds()
+    found = {seed: collect(run, ctx, score_key) for seed, run in seeds}
     names = list(dict.fromkeys(name for f in found.values() for name in f.tables))
     tables = {name: aggregate([f.tables[name] for f in found.values() if name in f.tables], len(seeds))
               for name in names}
     tasks = score_tasks(list(found.values()))
-    metrics = run_metrics(exp_dir)
-    orderings = paper_orderings(tasks.get("main", []), metrics, "negative" in names)
-    order = ordering_table({s: values_of(f) for s, f in found.items()}, tasks, orderings, PAPER.get(setting, {}))
+    metrics = task_metrics(seeds[0][1])
+    orderings = paper_orderings(tasks.get("main", []), metrics, "negative" in names, single_label(list(found.values())))
+    order = ordering_table({s: values_of(f) for s, f in found.items()}, tasks, orderings, paper_numbers(ctx.paper))
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for name, table in [*tables.items(), ("orderings", order)]:
-        path = os.path.join(out_dir, f"{name}.csv")
+        path = os.path.join(out_dir, layout.report_table(name))
         table.write_csv(path)
         written.append(path)
     missing = [line.replace("- ", f"- seed{seed}: ", 1) for seed, f in found.items()
-               for line in f.missing + f.neg_missing]
-    markdown = render_seeds(setting, exp_dir, [s for s, _ in seeds], tables, order, missing)
-    with open(os.path.join(out_dir, "report.md"), "w", encoding="utf-8") as f:
-        f.write(markdown)
-    return [os.path.join(out_dir, "report.md")] + written
+               for line in f.missing + f.negative_missing]
+    path = os.path.join(out_dir, layout.REPORT_MARKDOWN)
+    single = single_label(list(found.values()))
+    write_text(path, render_seeds(ctx, [s for s, _ in seeds], tables, order, missing, single))
+    return [path] + written
 
 
 TITLES = {"main": "Main table (test)", "mtw": "Multi-task warmup ablation (test; Δ = with MTW − without)",
@@ -254,15 +243,17 @@ TITLES = {"main": "Main table (test)", "mtw": "Multi-task warmup ablation (test;
           "negative": "Negative transfer: NER + position prediction (test)"}
 
 
-def render_seeds(setting: str, exp_dir: str, seeds: list[int], tables: dict[str, SeedTable], order: Table,
-                 missing: list[str]) -> str:
-    """The Markdown report over seeds."""
-    lines = [f"# Sparse sharing: {setting}, {len(seeds)} seeds", "",
-             f"Runs read from `{exp_dir}`: {len(seeds)} seeds ({', '.join(f'seed{s}/' for s in seeds)}), each a full "
-             "runs folder. Every cell is the mean ± standard deviation (sample, n − 1) over the seeds that have it; "
-             f"(n=k) marks a cell fewer than all {len(seeds)} seeds have. Test scores of the checkpoint selected on "
-             "dev; Δ = system − single task, averaged over the seeds; # Params in thousands. Figures and run "
-             f"sources: the report of one seed (`python report.py {setting} --exp_dir {exp_dir}/seed{seeds[0]}`).", ""]
+def render_seeds(ctx: Context, seeds: list[int], tables: dict[str, SeedTable], order: Table, missing: list[str],
+                 single: str = SINGLE) -> str:
+    """The Markdown report over seeds; `single` labels the single-task row Δ is taken against."""
+    one = f"python report.py {ctx.setting} --exp_dir {ctx.exp_dir} --name {ctx.name} --seed {seeds[0]}"
+    lines = [f"# Sparse sharing: {ctx.setting}, {len(seeds)} seeds", "",
+             f"Run `{ctx.name}` read from `{ctx.run.root}`: {len(seeds)} seeds "
+             f"({', '.join(f'seed{s}/' for s in seeds)}), each a full run. Every cell is the mean ± standard deviation "
+             f"(sample, n − 1) over the seeds that have it; (n=k) marks a cell fewer than all {len(seeds)} seeds have. "
+             f"Test scores of the checkpoint selected on dev; Δ = system − {in_sentence(single)}, averaged "
+             "over the seeds; "
+             f"# Params in thousands. Figures and run sources: the report of one seed (`{one}`).", ""]
     for name, table in tables.items():
         lines += [f"## {TITLES.get(name, name)}", "", table.markdown(), ""]
     lines += ["## Orderings across seeds", "",
