@@ -53,6 +53,9 @@ def test_every_job_gets_the_flags_of_its_kind():
 def test_all_ends_with_the_comparison_of_the_run():
     stages = plan(request("all"))
     assert stages[-1].jobs[0].command == ("report.py", "conll03", "--exp_dir", "exp/x", "--compare", "r")
+    seeded = plan(request("all", seeds=(4,)))
+    assert seeded[-1].jobs[0].command == ("report.py", "conll03", "--exp_dir", "exp/x", "--compare", "r", "--seed",
+                                          "4")
 
 
 def test_seeds_give_one_plan_per_seed_into_seed_folders():

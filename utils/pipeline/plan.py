@@ -113,17 +113,16 @@ def baseline(request: Request, run: layout.Run, kind: str, seed: tuple[str, ...]
                  ("--arch", BASELINE_ARCHS[kind]), f"baseline: {kind} sharing (--arch {BASELINE_ARCHS[kind]})")
 
 
-def compare(request: Request, run: layout.Run) -> Stage:
+def compare(request: Request, seed: tuple[str, ...]) -> Stage:
     """The closing table of `all`: Step 1's dense round and chosen subnet beside Step 3, per task."""
-    command = ("report.py", request.setting, "--exp_dir", os.path.dirname(run.root), "--compare",
-               os.path.basename(run.root))
+    command = ("report.py", request.setting, "--exp_dir", request.exp_dir, "--compare", request.name, *seed)
     return Stage("compare", (Job("report", "compare", command),))
 
 
 def run_all(request: Request, run: layout.Run, seed: tuple[str, ...]) -> list[Stage]:
     best = os.path.join(run.warmup, layout.BEST)
     return [warmup(request, run, seed), step1(request, run, request.processed, request.task_ids, "mtw", best, seed),
-            masks(request, run, "mtw"), step3(request, run, request.processed, "mtw", seed), compare(request, run)]
+            masks(request, run, "mtw"), step3(request, run, request.processed, "mtw", seed), compare(request, seed)]
 
 
 def run_baselines(request: Request, run: layout.Run, seed: tuple[str, ...]) -> list[Stage]:
