@@ -7,19 +7,21 @@ import sys
 
 import torch
 
+from utils.conll import FORMATS as COLUMN_FORMATS
+from utils.predict.inputs import parse_columns, read_columns, read_text
+from utils.predict.output import FORMATTERS, format_scores
+from utils.predict.scoring import score
+from utils.predict.tagger import load_run, tag, tag_names
 from utils.runtime import HelpFormatter, fail
-from utils.tagging import (format_conll, format_jsonl, format_scores, load_run, parse_columns, read_conll,
-                           read_text, score, tag, tag_names)
-
-FORMATTERS = {"conll": format_conll, "jsonl": format_jsonl}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--run", required=True, help="a finished run folder: train_mtl.py's <save_dir>/<exp_name>, or train_single.py's <save_dir>/cp/<task_id>")
     parser.add_argument("--input", required=True, help="the text to tag")
-    parser.add_argument("--format", default="text", choices=("text", "conll"), help="input: text = one sentence per line, whitespace-tokenised; conll = blank-line-separated sentences, the word in column 0, gold tag columns optional")
-    parser.add_argument("--columns", default=None, help="conll input: gold columns as TASK=COLUMN,... (default: pos=1,chunk=2,ner=3 for those task names, else task i of the data in column i+1; none when the file has only words)")
+    parser.add_argument("--format", default="text", choices=("text", *COLUMN_FORMATS), help="input: text = one sentence per line, whitespace-tokenised; conll = blank-line-separated sentences of whitespace-separated columns, the word in the run's word column (0 unless a --type columns run recorded another), gold tag columns optional; conllu = CoNLL-U (10 tab-separated columns, comments, multiword ranges and empty nodes skipped), the word in FORM (column 1)")
+    parser.add_argument("--word_column", type=int, default=None, help="conll/conllu input: 0-based column of the words (default: see --format)")
+    parser.add_argument("--columns", default=None, help="conll/conllu input: gold columns as TASK=COLUMN,... (0-based; default: the columns a --type columns run was trained on; else for conll pos=1,chunk=2,ner=3 for those task names, else task i of the data in column i+1, and none for conllu; none when the file has only words; conllu: only annotated columns, not all '_')")
     parser.add_argument("--output", default=None, help="write the tags here (default: stdout)")
     parser.add_argument("--output_format", default="conll", choices=sorted(FORMATTERS), help="conll = the word then one tag column per task, a blank line after each sentence; jsonl = one JSON object per sentence")
     parser.add_argument("--scores", default=None, help="also write the scores against the gold columns as JSON here")
@@ -29,8 +31,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.batch_size <= 0:
         parser.error(f"--batch_size must be positive, got {args.batch_size}")
-    if args.columns is not None and args.format != "conll":
-        parser.error("--columns applies to --format conll only")
+    for flag in ("columns", "word_column"):
+        if getattr(args, flag) is not None and args.format not in COLUMN_FORMATS:
+            parser.error(f"--{flag} applies to --format conll or conllu only")
+    if args.word_column is not None and args.word_column < 0:
+        parser.error(f"--word_column must be a 0-based column number, got {args.word_column}")
     return args
 
 
@@ -54,10 +59,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         run = load_run(args.run, args.round, args.device)
         print(f"tagging with {run.description}", file=sys.stderr)
-        if args.format == "conll":
+        if args.format in COLUMN_FORMATS:
             names = [s.task.name for s in run.subnets]
             columns = parse_columns(args.columns, names) if args.columns is not None else None
-            sentences = read_conll(args.input, run.subnets, columns)
+            sentences = read_columns(args.input, args.format, run.data, names, [s.task_id for s in run.subnets],
+                                     columns, args.word_column)
         else:
             sentences = read_text(args.input)
         predicted = tag(run, sentences, args.batch_size)

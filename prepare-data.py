@@ -5,9 +5,11 @@ import re
 import shutil
 import sys
 import warnings
+from typing import NoReturn
 
 import torch
 
+from utils.conll import CONLLU_FORM, FORMATS, are_token_ids, detect_format
 from utils.dataset import Dataset, build_vocabularies, embedding_table, index_corpus, summary
 from utils.glove import read_vectors
 from utils.readers import (COLUMN_SCHEMES, PP_MAX_POSITION, SPLITS, ColumnTask, read_column_tasks, read_conll03,
@@ -21,7 +23,12 @@ IOB1 is converted to BIO), bioes (span F1 over BIOES; IOB1/BIO tags are converte
 token accuracy). FILES: train=PATH,test=PATH[,dev=PATH], the task's own files; without FILES the task reads
 --train/--test/--dev. Without a dev file, --dev_fraction of train is held out as dev (seeded by --seed).
 Example: --task chunk:2:bio:train=conll2000/train.txt,test=conll2000/test.txt --task ner:3:bioes:train=...
+CoNLL-U files (--format conllu, or detected: a .conllu name, `# key = value` comments or 10 tab-separated columns
+with an integer ID) read FORM (column 1) as the words; e.g. --task upos:3:plain --task xpos:4:plain --task
+deprel:7:plain --train en-ud-train.conllu --test en-ud-test.conllu.
 """
+DISTINCT_TAGS = 0.5      # a task with more distinct training tags than this share of its tokens looks like ids
+DISTINCT_MIN_TOKENS = 100  # ... once it has this many training tokens
 
 
 def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, columns: list[ColumnTask] | None) -> dict:
@@ -41,7 +48,7 @@ def load_corpus(args: argparse.Namespace, parser: argparse.ArgumentParser, colum
         return read_ptb(args.pos, args.chunk, args.ner, dev_fraction=args.dev_fraction, seed=args.seed,
                         pos_standin=args.pos_standin)
     if args.type == "columns":
-        return read_column_tasks(columns, args.word_column, args.dev_fraction, args.seed)
+        return read_column_tasks(columns, args.word_column, args.dev_fraction, args.seed, args.format)
     if not args.dir:
         parser.error("ontonotes needs --dir DIR holding train/ development/ test/ with *.gold_conll files")
     return read_ontonotes(args.dir)
@@ -74,25 +81,72 @@ def parse_task(spec: str, shared: dict[str, str]) -> ColumnTask:
     return ColumnTask(name, int(column), scheme.lower(), files)
 
 
-def column_tasks(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[ColumnTask]:
-    """The --task specs of --type columns, checked before any file is read."""
+def spec_error(message: str) -> NoReturn:
+    """A bad --task spec (or flag of --type columns): one line `error: ...` on stderr, exit status 2, no usage."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def column_format(args: argparse.Namespace, tasks: list[ColumnTask]) -> str:
+    """--format, else the format every file of the tasks is detected as (utils.conll.detect_format)."""
+    if args.format:
+        return args.format
+    found = {path: detect_format(path) for task in tasks for path in task.files.values()}
+    if len(set(found.values())) > 1:
+        conllu = next(p for p, f in found.items() if f == "conllu")
+        conll = next(p for p, f in found.items() if f == "conll")
+        spec_error(f"--format: {conllu} reads as CoNLL-U but {conll} as CoNLL; give --format conll or conllu")
+    return next(iter(found.values()), "conll")
+
+
+def column_tasks(args: argparse.Namespace) -> list[ColumnTask]:
+    """The --task specs of --type columns, checked before any corpus is read (the files' first lines tell their
+    format); sets args.format and args.word_column (default: FORM, column 1, for CoNLL-U; else 0)."""
     if len(args.task or []) < 2:
-        parser.error("--type columns needs two or more --task NAME:COLUMN:SCHEME[:FILES] (see --help)")
+        spec_error("--type columns needs two or more --task NAME:COLUMN:SCHEME[:FILES] (see --help)")
     shared = {split: getattr(args, split) for split in SPLITS if getattr(args, split)}
     try:
         tasks = [parse_task(spec, shared) for spec in args.task]
     except ValueError as error:
-        parser.error(str(error))
+        spec_error(str(error))
     names = [t.name for t in tasks]
     if len(set(names)) != len(names):
-        parser.error(f"--task: each task needs its own name, got {', '.join(names)}")
+        spec_error(f"--task: each task needs its own name, got {', '.join(names)}")
     for task in tasks:
-        if task.column == args.word_column:
-            parser.error(f"--task {task.name}: column {task.column} is the word column (--word_column)")
         for split, path in task.files.items():
             if not os.path.isfile(path):
-                parser.error(f"--task {task.name}: its {split} file {path} does not exist")
+                spec_error(f"--task {task.name}: its {split} file {path} does not exist")
+    args.format = column_format(args, tasks)
+    if args.word_column is None:
+        args.word_column = CONLLU_FORM if args.format == "conllu" else 0
+    if args.word_column < 0:
+        spec_error(f"--word_column {args.word_column}: expected a 0-based column number")
+    for task in tasks:
+        if task.column == args.word_column:
+            spec_error(f"--task {task.name}: column {task.column} is the word column (--word_column)")
     return tasks
+
+
+def check_columns(corpus: dict, tasks: list[ColumnTask], args: argparse.Namespace) -> None:
+    """Refuse a word column of token ids and a task whose training tags are one value (a column one off: the
+    columns are 0-based); warn, in one line, of a task whose tags look like ids (one per token)."""
+    for task in tasks:
+        train = corpus[task.name]["train"]
+        if are_token_ids([words for words, _ in train]):
+            fix = (f"CoNLL-U words are in FORM: --word_column {CONLLU_FORM}" if args.format == "conllu"
+                   else "give --word_column N")
+            raise ValueError(f"--word_column {args.word_column}: the words of {task.files['train']} are token ids "
+                             f"(1, 2, 3, ... in every sentence); {fix}")
+        tags = [t for _, sentence_tags in train for t in sentence_tags]
+        distinct = set(tags)
+        if len(distinct) == 1:
+            raise ValueError(f"task {task.name} (column {task.column}): every training tag is {tags[0]!r}; a task "
+                             "needs two or more tags (columns are 0-based: is its column one off?)")
+        if are_token_ids([t for _, t in train]) or (len(tags) >= DISTINCT_MIN_TOKENS
+                                                     and len(distinct) > DISTINCT_TAGS * len(tags)):
+            print(f"warning: task {task.name} (column {task.column}): {len(distinct)} distinct tags for {len(tags)} "
+                  "training tokens, like token ids or words (columns are 0-based: is its column right?)",
+                  file=sys.stderr)
 
 
 def publish(tmp: str, out: str) -> None:
@@ -116,11 +170,14 @@ def prepare(args: argparse.Namespace, parser: argparse.ArgumentParser, out: str)
     if os.path.lexists(out) and not (args.overwrite and os.path.isdir(out)):
         raise ValueError(f"--out {out} exists already" + ("; pass --overwrite to replace it" if os.path.isdir(out)
                                                             else " and is not a folder"))
-    columns = column_tasks(args, parser) if args.type == "columns" else None
-    if columns is None and (args.task or args.train or args.dev or args.test):
-        parser.error("--task, --train, --dev and --test are flags of --type columns")
+    columns = column_tasks(args) if args.type == "columns" else None
+    if columns is None and (args.task or args.train or args.dev or args.test or args.format
+                            or args.word_column is not None):
+        parser.error("--task, --train, --dev, --test, --format and --word_column are flags of --type columns")
     generator = torch.Generator().manual_seed(args.seed)
     corpus = load_corpus(args, parser, columns)
+    if columns:
+        check_columns(corpus, columns, args)
     words, tags = build_vocabularies(corpus)
     if args.embedding:
         lowered = {w.lower() for w, _ in words}
@@ -134,7 +191,8 @@ def prepare(args: argparse.Namespace, parser: argparse.ArgumentParser, out: str)
     covered = sum(1 for w in train_tokens if w in vectors)
     info = {"embedding": {"path": args.embedding, "dim": dim, "types": coverage["types"], "found": coverage["found"]}}
     if columns:
-        info["columns"] = {"word_column": args.word_column, "dev_fraction": args.dev_fraction, "seed": args.seed,
+        info["columns"] = {"word_column": args.word_column, "format": args.format, "dev_fraction": args.dev_fraction,
+                           "seed": args.seed,
                            "tasks": [{"name": t.name, "column": t.column, "scheme": t.scheme, "files": dict(t.files)}
                                      for t in columns]}
     data = Dataset(args.type, words, tasks, table, word_rows, info)
@@ -163,7 +221,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train", help="columns: training file of the tasks without their own files")
     parser.add_argument("--dev", help="columns: dev file of the tasks without their own files (none: held out from train)")
     parser.add_argument("--test", help="columns: test file of the tasks without their own files")
-    parser.add_argument("--word_column", type=int, default=0, help="columns: 0-based column of the words")
+    parser.add_argument("--format", choices=FORMATS, default=None, help="columns: the files' format, conll (whitespace-separated columns) or conllu (CoNLL-U: 10 tab-separated columns; comments, multiword ranges and empty nodes skipped); default: detected from the files")
+    parser.add_argument("--word_column", type=int, default=None, help="columns: 0-based column of the words (default: 1, FORM, for CoNLL-U; else 0)")
     parser.add_argument("--max_position", type=int, default=PP_MAX_POSITION, help="conll03-pp: positions from this one on share the tag '<max>+'")
     parser.add_argument("--embedding", help="GloVe text file (any dimension, .gz allowed, word2vec header line allowed), e.g. glove.6B.100d.txt")
     parser.add_argument("--embedding_dim", type=int, default=100, help="dimension of random word vectors when --embedding is not given")

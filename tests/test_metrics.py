@@ -96,6 +96,69 @@ def test_span_f1_hand_counted_bioes_across_batches():
     assert metric.score() == pytest.approx(100 * 4 / 7, abs=1e-4)
 
 
+@pytest.mark.parametrize("scheme", ["bio", "bioes"])
+def test_span_f1_per_type_matches_seqeval(scheme):
+    """Per type as conlleval prints it: seqeval's per-label precision, recall, F1 and support (gold spans)."""
+    from seqeval.metrics import classification_report
+
+    rng = random.Random(11)
+    gold, pred = random_sequences(scheme, 300, rng)
+    vocab = tag_vocab(scheme)
+    metric = SpanF1(vocab, scheme)
+    for g, p in zip(gold, pred):
+        metric.update(torch.tensor([[vocab.to_index(t) for t in p]]), torch.tensor([[vocab.to_index(t) for t in g]]),
+                      torch.tensor([len(g)]))
+    expected = classification_report(gold, pred, output_dict=True, zero_division=0)
+    types = metric.per_type()
+    assert list(types) == ["LOC", "ORG", "PER"]
+    for label, figures in types.items():
+        assert figures["precision"] == pytest.approx(100 * expected[label]["precision"], abs=1e-4), label
+        assert figures["recall"] == pytest.approx(100 * expected[label]["recall"], abs=1e-4), label
+        assert figures["f1"] == pytest.approx(100 * expected[label]["f1-score"], abs=1e-4), label
+        assert figures["gold"] == expected[label]["support"], label
+    assert sum(t["correct"] for t in types.values()) == metric.tp
+    assert sum(t["found"] for t in types.values()) == metric.tp + metric.fp
+    assert sum(t["gold"] for t in types.values()) == metric.tp + metric.fn
+
+
+def test_span_f1_per_type_hand_counted():
+    # gold PER[0,2) LOC[2,3) ORG[4,5); pred PER[0,1) LOC[2,3) ORG[4,5) PER[5,6):
+    # PER found 2, correct 0, gold 1; LOC 1/1/1; ORG 1/1/1; a type never found nor expected is absent.
+    vocab = tag_vocab("bio")
+    metric = SpanF1(vocab, "bio")
+    ids = lambda seq: torch.tensor([[vocab.to_index(t) for t in seq]])
+    metric.update(ids(["B-PER", "O", "B-LOC", "O", "B-ORG", "B-PER"]),
+                  ids(["B-PER", "I-PER", "B-LOC", "O", "B-ORG", "O"]), torch.tensor([6]))
+    types = metric.per_type()
+    assert {label: (t["found"], t["correct"], t["gold"]) for label, t in types.items()} == {
+        "LOC": (1, 1, 1), "ORG": (1, 1, 1), "PER": (2, 0, 1)}
+    assert types["PER"]["precision"] == types["PER"]["recall"] == types["PER"]["f1"] == 0.0
+    assert types["LOC"]["f1"] == pytest.approx(100.0)
+    # overall: tp 2, fp 2, fn 1 -> P 1/2, R 2/3, F 4/7
+    assert metric.score() == pytest.approx(100 * 4 / 7, abs=1e-4)
+
+
+def test_span_f1_per_type_agrees_with_fastnlp_figures():
+    """The figures predict used to take from fastNLP's SpanFPreRecMetric, now from SpanF1: the same numbers."""
+    from fastNLP import SpanFPreRecMetric
+
+    rng = random.Random(5)
+    gold, pred = random_sequences("bioes", 200, rng)
+    vocab = tag_vocab("bioes")
+    as_ids = lambda seqs: torch.nn.utils.rnn.pad_sequence([torch.tensor([vocab.to_index(t) for t in s])
+                                                           for s in seqs], batch_first=True)
+    seq_len = torch.tensor([len(g) for g in gold])
+    metric = SpanF1(vocab, "bioes")
+    metric.update(as_ids(pred), as_ids(gold), seq_len)
+    reference = SpanFPreRecMetric(tag_vocab=vocab, encoding_type="bioes", only_gross=False)
+    reference.evaluate(as_ids(pred), as_ids(gold), seq_len)
+    figures = reference.get_metric()
+    assert metric.score() == 100.0 * figures["f"]
+    for label, t in metric.per_type().items():
+        assert (t["precision"], t["recall"], t["f1"]) == tuple(100.0 * figures[f"{k}-{label.lower()}"]
+                                                              for k in ("pre", "rec", "f")), label
+
+
 def test_token_accuracy_ignores_padding():
     pred = torch.tensor([[1, 2, 3, 5],
                          [1, 1, 0, 0]])

@@ -12,6 +12,7 @@ import pytest
 import predict
 from tests.conftest import conll_sentences
 from utils.readers import to_bioes
+from utils.runs.layout import RESULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET = ["--eval_limit", "100", "--hidden_size", "16", "--optim", "adam(lr=0.01)", "--device", "cpu"]
@@ -166,3 +167,86 @@ def test_errors_are_one_line(runs, tmp_path, capsys):
     message = fails(["--run", str(runs / "mtl" / "hard"), "--input", str(unknown), "--format", "conll", *common],
                     capsys, out)
     assert f"{unknown}:2: gold tag 'XYZ' of task pos" in message
+
+
+def test_a_word_column_of_token_ids_is_refused(runs, tmp_path, capsys):
+    """A CoNLL-U-like file (ID first) read with --format conll from column 0 is refused, naming the file, the column
+    and the fix; read from its word column with --word_column 1 it scores as the CoNLL-2003 file."""
+    run = runs / "mtl" / "hard"
+    blocks = [block.splitlines() for block in (runs / "dev100.txt").read_text().strip("\n").split("\n\n")]
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n\n".join("\n".join(f"{i} {line.split()[0]} _ _ {line.split()[1]} _ 0 _ _ _"
+                                         for i, line in enumerate(block, 1)) for block in blocks) + "\n")
+    out = tmp_path / "out.txt"
+    assert fails(["--run", str(run), "--input", str(ids), "--format", "conll", "--output", str(out)], capsys, out) == (
+        f"error: {ids}: column 0, read as the words, holds token ids (1, 2, 3, ... in every sentence), but the run's "
+        "vocabulary does not: give the words' column with --word_column N or --format conllu (words in FORM, column 1)")
+    scores = tmp_path / "scores.json"
+    predict.main(["--run", str(run), "--input", str(ids), "--format", "conll", "--word_column", "1",
+                  "--columns", "pos=4", "--output", str(tmp_path / "tagged.txt"), "--scores", str(scores)])
+    got = json.loads(scores.read_text())["tasks"]
+    expected = json.loads((run / RESULTS).read_text())["tasks"]
+    assert list(got) == ["pos"] and got["pos"]["score"] == pytest.approx(expected["pos"]["dev"], abs=1e-6)
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_text("1996 CD\n12 CD\nrose VBD\n\n7 CD\n")
+    assert fails(["--run", str(run), "--input", str(numbers), "--format", "conll", "--columns", "pos=1",
+                  "--output", str(out)], capsys, out).endswith(
+        "column 0, read as the words, holds 75% numbers, but the run's vocabulary does not: give the words' column "
+        "with --word_column N or --format conllu (words in FORM, column 1)")
+    message = fails(["--run", str(run), "--input", str(ids), "--format", "conll", "--word_column", "1",
+                     "--columns", "pos=1", "--output", str(out)], capsys, out)
+    assert "task pos reads column 1, the word column" in message
+
+
+def test_conllu_input_to_a_conll03_run(runs, tmp_path, capsys):
+    """CoNLL-U (comments, tabs, a multiword range) tagged by a CoNLL-2003 run: words from FORM, no default gold
+    columns (CoNLL-U's are not CoNLL-2003's), --columns pos=4 (XPOS) scores POS as on the CoNLL-2003 file."""
+    run = runs / "mtl" / "hard"
+    blocks = [block.splitlines() for block in (runs / "dev100.txt").read_text().strip("\n").split("\n\n")]
+    lines = []
+    for number, block in enumerate(blocks, 1):
+        lines += [f"# sent_id = {number}", "1-2\tx\t_\t_\t_\t_\t_\t_\t_\t_"]
+        lines += ["\t".join([str(i), line.split()[0], "_", "_", line.split()[1], "_", "0", "_", "_", "_"])
+                  for i, line in enumerate(block, 1)] + [""]
+    conllu = tmp_path / "dev.conllu"
+    conllu.write_text("\n".join(lines) + "\n")
+    scores = tmp_path / "scores.json"
+    predict.main(["--run", str(run), "--input", str(conllu), "--format", "conllu", "--columns", "pos=4",
+                  "--output", str(tmp_path / "tagged.txt"), "--scores", str(scores)])
+    got = json.loads(scores.read_text())["tasks"]
+    expected = json.loads((run / RESULTS).read_text())["tasks"]
+    assert list(got) == ["pos"] and got["pos"]["score"] == pytest.approx(expected["pos"]["dev"], abs=1e-6)
+    assert [[row[0] for row in s] for s in read_output(tmp_path / "tagged.txt")] == \
+        [[line.split()[0] for line in block] for block in blocks]
+    out = tmp_path / "out.txt"
+    assert fails(["--run", str(run), "--input", str(conllu), "--format", "conllu", "--scores", str(scores),
+                  "--output", str(out)], capsys) == f"error: --scores: {conllu} has no gold columns to score against"
+    assert fails(["--run", str(run), "--input", str(conllu), "--format", "conll", "--output", str(out)], capsys,
+                 out) == (f"error: {conllu}:2: expected 4 columns (as on line 1), found 10 (the file looks like "
+                          "CoNLL-U: --format conllu)")
+
+
+def test_numbers_are_words_for_a_run_trained_on_numbers(tmp_path):
+    from fastNLP import Vocabulary
+
+    from utils.predict.inputs import check_word_column
+
+    numeric, words = Vocabulary(), Vocabulary()
+    numeric.add_word_lst(["1", "2", "3", "x"])
+    words.add_word_lst(["1", "a", "b", "c"])
+    ids = [["1", "2", "3"], ["1", "2"]]
+    check_word_column("f.txt", "conll", 0, ids, numeric.build_vocab())
+    check_word_column("f.txt", "conll", 0, [["1", "a", "b"]], words.build_vocab())  # a third numbers: words
+    with pytest.raises(ValueError, match=r"^f.txt: column 0, read as the words, holds token ids .* --word_column N$"):
+        check_word_column("f.txt", "conllu", 0, ids, words)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--word_column", "1"], "--word_column applies to --format conll or conllu only"),
+    (["--columns", "pos=1"], "--columns applies to --format conll or conllu only"),
+    (["--format", "conll", "--word_column", "-1"], "--word_column must be a 0-based column number, got -1"),
+])
+def test_flags_of_column_input(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        predict.parse_args(["--run", "r", "--input", "i", *argv])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

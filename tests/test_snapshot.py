@@ -10,8 +10,10 @@ from models import get_model
 from tests.conftest import build_tiny_dataset
 from utils.checkpoint import atomic_save, save_state
 from utils.masks import full_mask, masked_forward, prunable_names, save_mask
+from utils.predict.inputs import Sentence
+from utils.predict.tagger import index_words, load_run, tag
+from utils.runs.layout import BEST, CONFIG, OWN_MASKS, RESULTS, task_mask
 from utils.snapshot import load_data_snapshot, save_data_snapshot
-from utils.tagging import Sentence, index_words, load_run, tag
 
 
 def mode(path) -> int:
@@ -83,15 +85,15 @@ def write_sparse_run(data, run_dir, masks_path, masks):
     torch.manual_seed(1)
     model = get_model("cnn-lstm", data, 8).eval()
     os.makedirs(run_dir)
-    save_state(model.state_dict(), os.path.join(run_dir, "best.th"))
+    save_state(model.state_dict(), os.path.join(run_dir, BEST))
     config = {"arch": "cnn-lstm", "hidden_size": 8, "n_layer": 1, "dropout": 0.5, "crf": False,
               "masks_path": masks_path, "tasks": None, "data_path": os.path.join(run_dir, "gone")}
-    for name, value in (("config.json", config), ("results.json", {"system": "sparse sharing"})):
+    for name, value in ((CONFIG, config), (RESULTS, {"system": "sparse sharing"})):
         with open(os.path.join(run_dir, name), "w") as f:
             json.dump(value, f)
     os.makedirs(masks_path, exist_ok=True)
     for i, task in enumerate(data.tasks):
-        save_mask(os.path.join(masks_path, f"{i}.th"), masks[i], 1, task.name)
+        save_mask(os.path.join(masks_path, task_mask(i)), masks[i], 1, task.name)
     save_data_snapshot(data, run_dir)
     return model
 
@@ -107,8 +109,8 @@ def test_sparse_run_tags_each_task_through_its_own_mask(tiny_data, tmp_path):
     run_dir, masks_path = str(tmp_path / "run"), str(tmp_path / "masks")
     reference = write_sparse_run(tiny_data, run_dir, masks_path, masks)
     # The run folder's own copy of a mask wins over --masks_path (which Step 2 may rewrite later).
-    os.makedirs(os.path.join(run_dir, "masks"))
-    save_mask(os.path.join(run_dir, "masks", "1.th"), masks[0], 1, "ner")
+    os.makedirs(os.path.join(run_dir, OWN_MASKS))
+    save_mask(os.path.join(run_dir, OWN_MASKS, task_mask(1)), masks[0], 1, "ner")
     used = [masks[0], masks[0]]
     run = load_run(run_dir)
     assert [s.task.name for s in run.subnets] == ["pos", "ner"]

@@ -32,9 +32,19 @@ class TokenAccuracy:
         return 100.0 * self.correct / self.total if self.total else 0.0
 
 
+def span_figures(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    """Precision, recall and F1 in percent from span counts, computed and rounded as fastNLP's SpanFPreRecMetric
+    (its 1e-13 guards, each ratio rounded to 6 decimals), so that 0 spans found or expected give 0."""
+    pre = tp / (fp + tp + 1e-13)
+    rec = tp / (fn + tp + 1e-13)
+    f1 = 2 * pre * rec / (pre + rec + 1e-13)
+    return 100.0 * round(pre, 6), 100.0 * round(rec, 6), 100.0 * round(f1, 6)
+
+
 class SpanF1:
     """Micro F1 over exact-match spans decoded from BIO or BIOES tags, as conlleval counts them: the same spans,
-    counts and rounding as fastNLP's SpanFPreRecMetric, decoded from tag ids (no per-token strings)."""
+    counts and rounding as fastNLP's SpanFPreRecMetric, decoded from tag ids (no per-token strings). Counts are
+    also kept per span type (`counts`: label -> [tp, fp, fn], labels lowercased as fastNLP compares them)."""
 
     def __init__(self, tags: Vocabulary, scheme: str) -> None:
         lowered = [tags.to_word(i).lower() for i in range(len(tags))]
@@ -42,7 +52,9 @@ class SpanF1:
         self._label = [tag[2:] for tag in lowered]
         self._continues = ("i", "e") if scheme == "bioes" else ("i",)
         self._opens = ("b", "s") if scheme == "bioes" else ("b",)
+        self._names = {tags.to_word(i)[2:].lower(): tags.to_word(i)[2:] for i in range(len(tags))}
         self.tp = self.fp = self.fn = 0
+        self.counts: dict[str, list[int]] = {}
 
     def _spans(self, ids: list[int]) -> list[tuple[str, int, int]]:
         """fastNLP's _bio(es)_tag_to_spans on ids: B (and S) open a span, I (and E) continue one of the same
@@ -59,22 +71,36 @@ class SpanF1:
             prev = prefix
         return [(label, start, end + 1) for label, start, end in spans]
 
+    def _count(self, spans: Counter, slot: int) -> None:
+        for (label, _, _), n in spans.items():
+            self.counts.setdefault(label, [0, 0, 0])[slot] += n
+
     def update(self, pred: torch.Tensor, target: torch.Tensor, seq_len: torch.Tensor) -> None:
         for p, g, n in zip(pred.tolist(), target.tolist(), seq_len.tolist()):
-            gold = self._spans(g[:n])
-            if p[:n] == g[:n]:
-                self.tp += len(gold)
-                continue
-            guessed, expected = Counter(self._spans(p[:n])), Counter(gold)
-            hit = sum((guessed & expected).values())
-            self.tp += hit
-            self.fp += sum(guessed.values()) - hit
-            self.fn += len(gold) - hit
+            gold = Counter(self._spans(g[:n]))
+            guessed = gold if p[:n] == g[:n] else Counter(self._spans(p[:n]))
+            hit = guessed & gold
+            self._count(hit, 0)
+            self._count(guessed - hit, 1)
+            self._count(gold - hit, 2)
+            self.tp += sum(hit.values())
+            self.fp += sum(guessed.values()) - sum(hit.values())
+            self.fn += sum(gold.values()) - sum(hit.values())
 
     def score(self) -> float:
-        pre = self.tp / (self.fp + self.tp + 1e-13)
-        rec = self.tp / (self.fn + self.tp + 1e-13)
-        return 100.0 * round(2 * pre * rec / (pre + rec + 1e-13), 6)
+        return span_figures(self.tp, self.fp, self.fn)[2]
+
+    def per_type(self) -> dict[str, dict]:
+        """conlleval's per-type lines, by label (in the tag set's spelling, sorted as fastNLP's lowercased
+        labels): precision, recall and F1 in percent, and the spans found, expected (gold) and correct. Spans
+        without a label (from a tag without a type) count overall only, as in fastNLP."""
+        types = {}
+        for label in sorted(filter(None, self.counts)):
+            tp, fp, fn = self.counts[label]
+            precision, recall, f1 = span_figures(tp, fp, fn)
+            types[self._names.get(label, label)] = {"precision": precision, "recall": recall, "f1": f1,
+                                                    "found": tp + fp, "gold": tp + fn, "correct": tp}
+        return types
 
 
 Span = tuple[str, int, int]

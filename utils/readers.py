@@ -9,6 +9,8 @@ from pathlib import Path
 
 from fastNLP.core.utils import iob2, iob2bioes
 
+from utils.conll import DOCSTART, read_rows
+
 Sentence = tuple[list[str], list[str]]  # (words, tags)
 Corpus = dict[str, dict[str, list[Sentence]]]  # task name -> split ("train"|"dev"|"test") -> sentences
 
@@ -18,7 +20,6 @@ SPLITS = ("train", "dev", "test")
 _Converter = Callable[[list[str]], list[str]]
 _Block = tuple[list[int], list[list[str]]]  # (line number of each of the sentence's rows, its column lists)
 
-_DOCSTART = ("-DOCSTART-",)
 _ONTONOTES_MARKERS = ("#begin document", "#end document")
 _ONTONOTES_SPLITS = {"train": ("train",), "dev": ("development", "dev"), "test": ("test",)}
 _PARSE_TOKEN = re.compile(r"\(([^()*\s]+)|(\*)|(\))")
@@ -35,51 +36,12 @@ class TagError(ValueError):
         self.index = index
 
 
-def _decode(raw: bytes, path: str | Path, number: int) -> str:
-    """One line of a file as text, naming file:line and the offending byte when it is not UTF-8."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path}:{number}: not valid UTF-8 (byte {raw[error.start]:#04x} at column "
-                         f"{error.start + 1})") from None
-
-
-def _read_blocks(path: str | Path, columns: Sequence[int], markers: tuple[str, ...] = _DOCSTART,
-                 width_per_sentence: bool = False) -> list[_Block]:
-    """Read the chosen columns of each blank-line-separated sentence, with line numbers for error messages.
-
-    Lines starting with one of `markers` are dropped and end the current sentence. Every row has the number
-    of columns of the file's first row (of its sentence's first row when `width_per_sentence`, as in
-    CoNLL-2012, whose documents differ in their number of predicate columns).
-    """
-    needed = max(columns) + 1
-    blocks: list[_Block] = []
-    rows: list[list[str]] = []
-    numbers: list[int] = []
-    width, width_line = 0, 0
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            line = _decode(raw, path, number)
-            fields = line.split()
-            if not fields or line.startswith(markers):
-                if rows:
-                    blocks.append((numbers, [list(column) for column in zip(*rows)]))
-                    if width_per_sentence:
-                        width = 0
-                rows, numbers = [], []
-                continue
-            if len(fields) < needed:
-                raise ValueError(f"{path}:{number}: expected at least {needed} columns, found {len(fields)}")
-            if not width:
-                width, width_line = len(fields), number
-            elif len(fields) != width:
-                raise ValueError(f"{path}:{number}: expected {width} columns (as on line {width_line}), "
-                                 f"found {len(fields)}")
-            rows.append([fields[column] for column in columns])
-            numbers.append(number)
-    if rows:
-        blocks.append((numbers, [list(column) for column in zip(*rows)]))
-    return blocks
+def _read_blocks(path: str | Path, columns: Sequence[int], markers: tuple[str, ...] = DOCSTART,
+                 width_per_sentence: bool = False, format: str = "conll",
+                 readers: Mapping[int, str] | None = None) -> list[_Block]:
+    """The chosen columns of each sentence of a file (utils.conll.read_rows), with line numbers for errors."""
+    blocks = read_rows(path, format, max(columns) + 1, markers, width_per_sentence, readers)
+    return [(numbers, [[row[column] for row in rows] for column in columns]) for numbers, rows in blocks]
 
 
 def read_columns(path: str, columns: Sequence[int]) -> list[list[list[str]]]:
@@ -116,14 +78,18 @@ def _convert(converter: _Converter, tags: list[str], path: str | Path, lines: li
         raise ValueError(f"{path}:{lines[0]}: sentence starting here: {error}") from None
 
 
-def _read_tagged(path: str | Path, tasks: Mapping[str, tuple[int, _Converter]],
-                 word_column: int = 0) -> dict[str, list[Sentence]]:
-    """Read a file once and give each task (words, tags) sentences from its (tag column, converter).
+def _read_tagged(path: str | Path, tasks: Mapping[str, tuple[int, _Converter]], word_column: int = 0,
+                 format: str = "conll", named: bool = False) -> dict[str, list[Sentence]]:
+    """Read a file once and give each task (words, tags) sentences from its (tag column, converter); `named`:
+    a row too narrow for a task's column names the task.
 
     A file without sentences is an error: an empty split would only fail (or score 0/0) much later.
     """
     columns = [word_column, *(column for column, _ in tasks.values())]
-    blocks = _read_blocks(path, columns)
+    readers = {column: f"task {task}" for task, (column, _) in tasks.items()} if named else None
+    if readers is not None:
+        readers[word_column] = "the word column (--word_column)"
+    blocks = _read_blocks(path, columns, format=format, readers=readers)
     if not blocks:
         raise ValueError(f"{path}: no sentences (the file is empty or holds only -DOCSTART- lines)")
     tagged: dict[str, list[Sentence]] = {task: [] for task in tasks}
@@ -369,16 +335,17 @@ def _named_converter(task: ColumnTask) -> _Converter:
 
 
 def read_column_tasks(tasks: Sequence[ColumnTask], word_column: int = 0, dev_fraction: float = 0.1,
-                      seed: int = 1) -> Corpus:
-    """Read each file once for all the tasks that use it, in the tasks' order. A task without a dev file gets
-    round(dev_fraction * n) of its training sentences as dev (seeded; tasks sharing a training file share it)."""
+                      seed: int = 1, format: str = "conll") -> Corpus:
+    """Read each file once for all the tasks that use it, in the tasks' order, as CoNLL or CoNLL-U (`format`). A
+    task without a dev file gets round(dev_fraction * n) of its training sentences as dev (seeded; tasks sharing a
+    training file share it)."""
     if not 0 < dev_fraction < 1:
         raise ValueError(f"dev_fraction must be between 0 and 1 (exclusive), got {dev_fraction}")
     readers: dict[str, dict[str, tuple[int, _Converter]]] = {}
     for task in tasks:
         for path in task.files.values():
             readers.setdefault(path, {})[task.name] = (task.column, _named_converter(task))
-    read = {path: _read_tagged(path, columns, word_column) for path, columns in readers.items()}
+    read = {path: _read_tagged(path, columns, word_column, format, named=True) for path, columns in readers.items()}
     corpus: Corpus = {}
     for task in tasks:
         splits = {split: read[path][task.name] for split, path in task.files.items()}

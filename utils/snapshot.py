@@ -9,8 +9,9 @@ import torch
 
 from utils.checkpoint import atomic_save, load_tensors, umask_mode
 from utils.dataset import TASK_METRICS, Dataset, TaskData, load_vocabulary
+from utils.runs.layout import SNAPSHOT, SNAPSHOT_META
 
-SNAPSHOT_DIR = "data"
+SNAPSHOT_DIR = SNAPSHOT
 TENSORS = "snapshot.pt"
 
 
@@ -31,7 +32,7 @@ def save_data_snapshot(data: Dataset | str, run_dir: str) -> str:
                     os.path.join(tmp, TENSORS))
         meta = {"setting": data.setting, "tasks": [{"name": t.name, "metric": t.metric} for t in data.tasks],
                 **data.info}
-        with open(os.path.join(tmp, "meta.json"), "w", encoding="utf-8") as f:
+        with open(os.path.join(tmp, SNAPSHOT_META), "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=2)
         _publish(tmp, out)
     except BaseException:
@@ -52,14 +53,14 @@ def _publish(tmp: str, out: str) -> None:
 
 
 def has_data_snapshot(run_dir: str) -> bool:
-    return os.path.isfile(os.path.join(run_dir, SNAPSHOT_DIR, "meta.json"))
+    return os.path.isfile(os.path.join(run_dir, SNAPSHOT_DIR, SNAPSHOT_META))
 
 
 def load_data_snapshot(run_dir: str) -> Dataset:
     """The Dataset (without splits) that run_dir/data describes; its embedding table is zeros of the saved shape,
     to be overwritten by the run's weights. A missing or damaged file is one error naming it."""
     directory = os.path.join(run_dir, SNAPSHOT_DIR)
-    meta_path = os.path.join(directory, "meta.json")
+    meta_path = os.path.join(directory, SNAPSHOT_META)
     if not os.path.isfile(meta_path):
         raise FileNotFoundError(f"{meta_path}: no such file (the run folder has no data snapshot)")
     try:

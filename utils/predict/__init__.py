@@ -1,0 +1,2 @@
+"""Tagging new text with a finished run (predict.py): the run's model and subnets (tagger), the input readers
+(inputs), the output formats (output) and the scores against gold columns (scoring)."""

@@ -1,0 +1,131 @@
+"""A finished run rebuilt for tagging: its model in eval mode with each task's subnet, word ids for any input word
+(unseen words through their lowercased vector and their characters), and batched decoding per task."""
+from dataclasses import dataclass, field
+
+import torch
+from fastNLP import Vocabulary
+from fastNLP.embeddings import CNNCharEmbedding
+from torch import nn
+from torch.nn.utils.rnn import pad_sequence
+
+from models import get_model
+from models.embedding import WordEmbedding
+from utils.checkpoint import load_weights
+from utils.dataset import Dataset, TaskData
+from utils.masks import Mask, masked_forward, to_device
+from utils.predict.inputs import Sentence
+from utils.runs.finished import FinishedRun, load_finished_run
+
+
+@dataclass
+class Subnet:
+    """One task of a run: its id in the data (the model's head), its data (name, metric, tags) and mask."""
+
+    task_id: int
+    task: TaskData
+    mask: Mask | None
+
+
+@dataclass
+class Run:
+    """A finished run ready to tag: the model in eval mode on its device, the vocabularies it was built from,
+    its tasks' subnets, the folder as read (utils.runs.finished) and what was loaded (for the log)."""
+
+    model: nn.Module
+    data: Dataset
+    subnets: list[Subnet]
+    device: str
+    description: str
+    finished: FinishedRun
+    extra_words: dict[str, int] = field(default_factory=dict)  # ids given to words beyond the vocabulary
+
+
+def load_run(run_dir: str, round_: int | None = None, device: str = "cpu") -> Run:
+    """Build a finished run's model (utils.runs.finished reads the folder), load its weights and masks."""
+    finished = load_finished_run(run_dir, round_)
+    data = finished.data
+    settings = finished.model_settings
+    model = get_model(settings["arch"], data, settings["hidden_size"], settings["n_layer"], settings["dropout"],
+                      settings["crf"])
+    masks = finished.load_masks(model)
+    load_weights(model, finished.weights)
+    model.to(device).eval()
+    subnets = [Subnet(i, data.tasks[i], to_device(mask, device) if mask is not None else None)
+               for i, mask in masks.items()]
+    description = f"{finished.description}: {', '.join(s.task.name for s in subnets)}"
+    return Run(model, data, subnets, device, description, finished)
+
+
+def _lowercase_rows(vocabulary: Vocabulary, word_rows: torch.Tensor) -> dict[str, int]:
+    """Embedding row of every lowercased vocabulary word (training looks words up lowercased)."""
+    rows = {}
+    for word, index in vocabulary:
+        if word not in (vocabulary.padding, vocabulary.unknown):
+            rows.setdefault(word.lower(), int(word_rows[index]))
+    return rows
+
+
+def _extend_tables(model: nn.Module, new_words: list[str], rows: list[int]) -> None:
+    """Give the model's word and character lookups entries for words beyond the vocabulary (ids follow it)."""
+    for module in model.modules():
+        if isinstance(module, WordEmbedding):
+            extra = torch.tensor(rows, dtype=module.word_rows.dtype, device=module.word_rows.device)
+            module.word_rows = torch.cat([module.word_rows, extra])
+        elif isinstance(module, CNNCharEmbedding):
+            chars = [[module.char_vocab.to_index(c) for c in word] for word in new_words]
+            table = module.words_to_chars_embedding
+            width = max(table.size(1), max(len(c) for c in chars))
+            pad = module.char_pad_index
+            table = torch.cat([table, table.new_full((table.size(0), width - table.size(1)), pad)], dim=1)
+            extra = table.new_full((len(chars), width), pad)
+            for row, ids in enumerate(chars):
+                extra[row, :len(ids)] = torch.tensor(ids)
+            module.words_to_chars_embedding = torch.cat([table, extra])
+            lengths = torch.tensor([len(c) for c in chars], dtype=module.word_lengths.dtype,
+                                   device=module.word_lengths.device)
+            module.word_lengths = torch.cat([module.word_lengths, lengths])
+
+
+def index_words(run: Run, sentences: list[Sentence]) -> list[torch.Tensor]:
+    """Word ids of every sentence. A word outside the vocabulary gets a new id whose word vector is that of its
+    lowercased form if the run has one, else the unknown vector, and whose characters go through the character
+    CNN as they are (characters it never saw as its unknown character). Extends the run's model for them."""
+    known = run.data.words.word2idx
+    new: dict[str, int] = {}
+    for sentence in sentences:
+        for word in sentence.words:
+            if word not in known and word not in run.extra_words and word not in new:
+                new[word] = len(known) + len(run.extra_words) + len(new)
+    if new:
+        lower = _lowercase_rows(run.data.words, run.data.word_rows)
+        unknown_row = int(run.data.word_rows[run.data.words.unknown_idx])
+        _extend_tables(run.model, list(new), [lower.get(w.lower(), unknown_row) for w in new])
+        run.extra_words.update(new)
+    ids = {**run.extra_words, **known}
+    return [torch.tensor([ids[w] for w in s.words], dtype=torch.long) for s in sentences]
+
+
+@torch.no_grad()
+def tag(run: Run, sentences: list[Sentence], batch_size: int = 32) -> dict[str, list[list[int]]]:
+    """Predicted tag ids per task and sentence, each task through its subnet; batches of similar length."""
+    ids = index_words(run, sentences)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    pad = run.data.words.padding_idx
+    predicted: dict[str, list[list[int]]] = {s.task.name: [[] for _ in ids] for s in run.subnets}
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        words = pad_sequence([ids[i] for i in batch], batch_first=True, padding_value=pad).to(run.device)
+        seq_len = torch.tensor([len(ids[i]) for i in batch], device=run.device)
+        for subnet in run.subnets:
+            logits = masked_forward(run.model, subnet.mask, subnet.task_id, words, seq_len)
+            decoded = run.model.heads.decode(subnet.task_id, logits, seq_len).cpu()
+            for row, i in enumerate(batch):
+                predicted[subnet.task.name][i] = decoded[row, :len(ids[i])].tolist()
+    return predicted
+
+
+def tag_names(run: Run, predicted: dict[str, list[list[int]]]) -> dict[str, list[list[str]]]:
+    """Tag ids as tag strings, per task and sentence."""
+    tags = {s.task.name: s.task.tags for s in run.subnets}
+    return {task: [[tags[task].to_word(i) for i in sentence] for sentence in sentences]
+            for task, sentences in predicted.items()}
