@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import conll_sentences
 from utils.readers import ColumnTask, read_column_tasks
+from utils.runs import layout
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGET = {"TRAIN_LIMIT": "150", "EVAL_LIMIT": "80", "EPOCHS": "1", "MTL_EPOCHS": "1", "WARMUP_EPOCHS": "1",
@@ -78,7 +79,8 @@ def test_all_runs_steps_1_to_3_and_compares_them(setting) -> None:
     exp = setting["root"] / "exp"
     done = run(["bash", "run_columns.sh", "all"], setting["env"])
     assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads((exp / "mtl" / "cols" / "results.json").read_text())
+    cols = layout.run(str(exp), "cols")
+    results = json.loads(Path(cols.step3(), layout.RESULTS).read_text())
     assert list(results["tasks"]) == ["chunk", "ner"]
     assert all(0 <= r[s] <= 100 for r in results["tasks"].values() for s in ("dev", "test"))
     # the closing table: one row per task, in data order, whose joint column is results.json's test score
@@ -86,22 +88,22 @@ def test_all_runs_steps_1_to_3_and_compares_them(setting) -> None:
     assert [r.split("|")[1].strip() for r in rows] == ["Chunk F1", "NER F1"]
     for row, task in zip(rows, ("chunk", "ner")):
         cells = [c.strip() for c in row.split("|")[1:-1]]
-        step1 = [json.loads(line) for line in (exp / "single" / "cp" / str(["chunk", "ner"].index(task))
-                                              / "scores.jsonl").read_text().splitlines()]
+        step1 = [json.loads(line) for line in Path(cols.step1_task(["chunk", "ner"].index(task)),
+                                                   layout.SCORES).read_text().splitlines()]
         assert cells[1] == f"{step1[0]['test']:.2f}"
         assert cells[4] == f"{results['tasks'][task]['test']:.2f}"
         assert cells[5] == f"{results['tasks'][task]['test'] - step1[0]['test']:+.2f}"
     # metrics.jsonl: Step 1 two rounds of one epoch per task; the joint run one epoch with both tasks
-    step1 = [json.loads(line) for line in (exp / "single" / "cp" / "1" / "metrics.jsonl").read_text().splitlines()]
+    step1 = [json.loads(line) for line in Path(cols.step1_task(1), layout.METRICS).read_text().splitlines()]
     assert [(r["stage"], r["task"], r["round"], r["epoch"]) for r in step1] == [("step1", "ner", 0, 1),
                                                                               ("step1", "ner", 1, 1)]
-    joint = [json.loads(line) for line in (exp / "mtl" / "cols" / "metrics.jsonl").read_text().splitlines()]
+    joint = [json.loads(line) for line in Path(cols.step3(), layout.METRICS).read_text().splitlines()]
     assert [(r["stage"], r["epoch"], sorted(r["dev"])) for r in joint] == [("joint", 1, ["chunk", "ner"])]
     assert joint[0]["dev"] == pytest.approx(results["history"][0]["dev"])
 
     # predict.py tags the NER test slice with both subnets and scores the gold NER column
     scores = setting["root"] / "scores.json"
-    done = run([sys.executable, "predict.py", "--run", str(exp / "mtl" / "cols"), "--format", "conll",
+    done = run([sys.executable, "predict.py", "--run", cols.step3(), "--format", "conll",
                 "--input", str(setting["root"] / "ner_test.txt"), "--columns", "ner=3",
                 "--output", str(setting["root"] / "tagged.txt"), "--scores", str(scores)], setting["env"])
     assert done.returncode == 0, done.stderr
@@ -113,8 +115,8 @@ def test_all_runs_steps_1_to_3_and_compares_them(setting) -> None:
     done = run([sys.executable, "report.py", "columns", "--exp_dir", str(exp)], setting["env"])
     assert done.returncode == 0, done.stderr
     assert "| System | Chunk F1 | Δ | NER F1 | Δ | # Params |" in done.stdout
-    assert (exp / "report" / "learning_curves.png").is_file()
-    assert "- `mtl/cols/metrics.jsonl`" in done.stdout and "- `single/cp/0/metrics.jsonl`" in done.stdout
+    assert Path(cols.report, layout.LEARNING_CURVES).is_file()
+    assert "- `step3/metrics.jsonl`" in done.stdout and "- `step1/cp/0/metrics.jsonl`" in done.stdout
 
 
 @pytest.mark.parametrize("tasks, message", [

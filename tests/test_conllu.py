@@ -14,6 +14,7 @@ from tests.conftest import conll_sentences
 from utils.conll import detect_format, read_rows
 from utils.dataset import Dataset
 from utils.runs.layout import RESULTS
+from utils.runs.layout import run as run_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -183,3 +184,27 @@ def test_predict_conll_uses_the_runs_word_column(treebank):
         f"error: {plain}: column 0, read as the words, holds token ids (1, 2, 3, ... in every sentence), but the "
         "run's vocabulary does not: give the words' column with --word_column N or --format conllu (words in FORM, "
         "column 1)")
+
+
+def test_a_treebank_trains_as_three_tasks_through_run_columns(treebank):
+    """The acceptance of the CoNLL-U issue: the treebank's files as they are, UPOS, XPOS and DEPREL as three tasks
+    through run_columns.sh (prepare and all on a budget), then predict.py on the test file with its gold columns
+    reproduces results.json's test scores."""
+    root = treebank["root"]
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1", "EMBEDDING": "",
+           "TASKS": "upos:3:plain xpos:4:plain deprel:7:plain", "TRAIN": str(root / "train.conllu"),
+           "DEV": str(root / "dev.txt"), "TEST": str(root / "test.txt"), "PROCESSED": str(root / "via-script"),
+           "EXP_DIR": str(root / "exp"), "NAME": "ud", "TRAIN_LIMIT": "40", "EVAL_LIMIT": "30", "EPOCHS": "1",
+           "PRUNING_ITER": "1", "FINAL_RATE": "0.5", "HIDDEN_SIZE": "16", "JOBS": "2", "DEVICE": "cpu"}
+    for mode in ("prepare", "all"):
+        done = subprocess.run(["bash", "run_columns.sh", mode], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    step3 = run_folder(str(root / "exp"), "ud").step3()
+    done = run(["predict.py", "--run", step3, "--input", str(root / "test.txt"), "--format", "conllu",
+                "--scores", str(root / "scores3.json"), "--output", str(root / "tagged3.txt"), "--device", "cpu"])
+    assert done.returncode == 0, done.stderr
+    expected = json.loads((Path(step3) / RESULTS).read_text())["tasks"]
+    got = json.loads((root / "scores3.json").read_text())["tasks"]
+    assert list(got) == ["upos", "xpos", "deprel"]
+    assert {t: s["score"] for t, s in got.items()} == pytest.approx({t: expected[t]["test"] for t in got}, abs=1e-6)
