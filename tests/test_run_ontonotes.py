@@ -150,3 +150,20 @@ def test_negative_is_conll03_only():
     done = run(["negative"], {})
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "run_conll03.sh negative" in done.stderr
+
+
+def test_the_ontonotes_setting_gives_the_papers_parameter_counts():
+    """run_ontonotes.sh's preset (N_LAYER=2) reaches the joint runs' flags, and with the paper's 100-d vectors that
+    model's encoder has the paper's OntoNotes # Params: hard sharing 1497k, single task 3 × 1497k = 4491k."""
+    from models import get_model
+    from tests.conftest import build_tiny_dataset
+    from utils.params import encoder_params
+    from utils.pipeline import variables
+    from utils.pipeline.settings import SETTINGS
+
+    setting = SETTINGS["ontonotes"]
+    flags = variables.training_flags(variables.read({}, setting.presets, setting.variables), variables.JOINT)
+    assert flags == ["--n_layer", "2"]
+    model = get_model("cnn-lstm", build_tiny_dataset(dim=100), hidden_size=200, n_layer=int(flags[1]))
+    assert encoder_params(model) == 1_497_130
+    assert round(encoder_params(model) / 1000) == 1497 and round(3 * encoder_params(model) / 1000) == 4491
