@@ -17,7 +17,7 @@ def get_model(arch: str, data, hidden_size: int = 200, n_layer: int = 1, dropout
     if arch not in ARCHITECTURES:
         raise ValueError(f"--arch {arch!r}: expected one of {', '.join(ARCHITECTURES)}")
     if task_layers is not None and arch != "hier-lstm":
-        raise ValueError(f"--task_layers applies to --arch hier-lstm only, not {arch!r}")
+        raise ValueError(f"get_model(task_layers=...) applies to --arch hier-lstm only, not {arch!r}")
     words = WordEmbedding(data.embedding, data.word_rows, data.words.padding_idx, word_dropout, dropout)
     char = char_cnn(data.words, dropout)
     n_tags = [len(task.tags) for task in data.tasks]

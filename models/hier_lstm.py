@@ -20,9 +20,9 @@ def default_task_layers(n_tasks: int, n_layer: int) -> list[int]:
 def check_task_layers(task_layers: list[int], n_tasks: int) -> int:
     """Validate a 1-based layer per task and return the stack depth it needs (the deepest layer read)."""
     if len(task_layers) != n_tasks:
-        raise ValueError(f"--task_layers: {len(task_layers)} layers given for {n_tasks} tasks")
+        raise ValueError(f"get_model(task_layers=...): {len(task_layers)} layers given for {n_tasks} tasks")
     if min(task_layers) < 1:
-        raise ValueError(f"--task_layers {task_layers}: layers are numbered from 1")
+        raise ValueError(f"get_model(task_layers={task_layers}): layers are numbered from 1")
     return max(task_layers)
 
 
@@ -41,7 +41,8 @@ class HierarchicalBiLSTM(TokenInput):
         if task_layers is None:
             task_layers = default_task_layers(len(n_tags), n_layer)
         elif check_task_layers(task_layers, len(n_tags)) != n_layer:
-            raise ValueError(f"--task_layers {task_layers}: the deepest layer read must equal --n_layer {n_layer}")
+            raise ValueError(f"get_model(task_layers={task_layers}): the deepest layer read must equal --n_layer "
+                             f"{n_layer}")
         self.task_layers = list(task_layers)
         sizes = [self.input_dim] + [2 * hidden_size] * (max(task_layers) - 1)
         self.lstm = nn.ModuleList(BiLSTM(size, hidden_size) for size in sizes)

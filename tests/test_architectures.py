@@ -178,3 +178,22 @@ def test_masked_forward_zeroes_gradient_of_pruned_weights(data, arch):
         assert grad is not None, name
         assert torch.count_nonzero(grad[~m]) == 0, name
         assert torch.count_nonzero(grad[m]) > 0, name
+
+
+@pytest.mark.parametrize("arch,kwargs", [("soft", {"task_layers": [1, 2, 2]}), ("hier-lstm", {"task_layers": [1, 2]}),
+                                         ("hier-lstm", {"task_layers": [0, 1, 1]}),
+                                         ("hier-lstm", {"n_layer": 3, "task_layers": [1, 2, 2]}), ("lstm", {})])
+def test_model_errors_name_only_flags_the_scripts_have(data, arch, kwargs):
+    """get_model's refusals name a flag only where train_single.py or train_mtl.py has it (task_layers is an
+    argument of get_model, no flag)."""
+    import re
+
+    from utils.settings.flags import build_parser
+    from utils.settings import JointSettings, Step1Settings
+
+    flags = {option for kind in (Step1Settings, JointSettings) for action in build_parser(kind, "")._actions
+             for option in action.option_strings}
+    with pytest.raises(ValueError) as info:
+        build(arch, data, **kwargs)
+    named = set(re.findall(r"--[a-z_]+", str(info.value)))
+    assert named <= flags, named - flags

@@ -51,7 +51,7 @@ def test_bad_device_or_dropout(tiny_processed, tmp_path, capsys, main, flag, val
 def test_negative_counts(tiny_processed, tmp_path, capsys, flag):
     code, line = one_error(train_mtl.main, ["--data_path", str(tiny_processed), "--save_dir", str(tmp_path / "out"),
                                             *BUDGET, flag, "-1"], capsys)
-    assert code == 2 and "--save_ep and --print_every must be ≥ 0" in line
+    assert code == 2 and f"{flag} must be ≥ 0, got -1" in line
 
 
 def test_save_dir_that_is_a_file(tiny_processed, tmp_path, capsys):
@@ -111,3 +111,18 @@ def test_corrupt_config_on_resume(tiny_processed, tmp_path, capsys):
     code, line = one_error(train_single.main, ["--data_path", str(tiny_processed), "--save_dir", str(tmp_path / "s"),
                                                "--task_id", "0", "--resume", *BUDGET], capsys)
     assert code == 1 and str(folder / "config.json") in line
+
+
+def test_evaluate_of_a_file_or_an_unfinished_run(tiny_processed, tmp_path, capsys):
+    """--evaluate names a path that is no folder, and a run folder without results.json, in one line each."""
+    (tmp_path / "mtl").mkdir()
+    (tmp_path / "mtl" / "file").write_text("x")
+    code, line = one_error(train_mtl.main, ["--save_dir", str(tmp_path / "mtl"), "--exp_name", "file", "--evaluate"],
+                           capsys)
+    assert code == 1 and f"{tmp_path / 'mtl' / 'file'} is not a folder" in line
+    run = tmp_path / "mtl" / "r"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"data": {"data_path": str(tiny_processed)}, "joint": {}}))
+    code, line = one_error(train_mtl.main, ["--save_dir", str(tmp_path / "mtl"), "--exp_name", "r", "--evaluate"],
+                           capsys)
+    assert code == 1 and f"{run} is not a finished run" in line

@@ -13,6 +13,7 @@ from utils.checkpoint import save_state
 from utils.masks import save_mask
 from utils.runs.finished import JOINT, STEP1, load_finished_run, run_settings
 from utils.runs.layout import BEST, CONFIG, OWN_MASKS, RESULTS, SCORES, mask_file, task_mask, weights_file
+from utils.settings import settings_from_config, to_config
 from utils.snapshot import save_data_snapshot
 
 MODEL = {"arch": "cnn-lstm", "hidden_size": 8, "n_layer": 1, "dropout": 0.5, "crf": False}
@@ -47,13 +48,15 @@ def write_step1(data, folder, task_id: int, rounds: list[tuple[int, float, float
 
 
 def test_settings_flat_and_grouped_read_alike():
-    flat = {**MODEL, "masks_path": "m", "tasks": None, "prunable": ["a"]}
-    grouped = {"model": MODEL, "data": {"tasks": None}, "masks": {"masks_path": "m", "prunable": ["a"]}}
-    assert run_settings(flat) == flat
-    assert run_settings(grouped) == flat
-    assert run_settings({}) == {}
-    with pytest.raises(ValueError, match=r"^cfg.json: setting 'arch' appears in two groups \(the second in 'data'\)$"):
-        run_settings({"model": {"arch": "a"}, "data": {"arch": "b"}}, "cfg.json")
+    """A config.json as utils.settings writes it (grouped) and as runs wrote it before (flat) give the same
+    settings; a value that is no setting's is one error naming the file and the key."""
+    old = {**MODEL, "masks_path": "m", "tasks": None}
+    grouped = to_config(settings_from_config(old))
+    assert set(grouped) >= {"model", "data", "joint"}
+    assert run_settings(grouped) == run_settings(old)
+    assert {k: run_settings(grouped)[k] for k in old} == old
+    with pytest.raises(ValueError, match=r"^cfg.json: model.hidden_size 'wide': expected int$"):
+        run_settings({**grouped, "model": {**grouped["model"], "hidden_size": "wide"}}, "cfg.json")
 
 
 def test_a_joint_run(joint, tiny_data):
@@ -82,10 +85,11 @@ def test_grouped_config_gives_the_same_run(joint):
     with open(path, encoding="utf-8") as f:
         flat = json.load(f)
     expected = load_finished_run(run_dir)
-    write_json(path, {"model": {k: flat[k] for k in MODEL},
-                      "data": {k: v for k, v in flat.items() if k not in MODEL}})
+    write_json(path, to_config(settings_from_config(flat, path)))
     run = load_finished_run(run_dir)
-    assert (run.kind, run.settings, run.masks, run.weights) == (expected.kind, flat, expected.masks, expected.weights)
+    assert (run.kind, run.settings, run.masks, run.weights) == (expected.kind, expected.settings, expected.masks,
+                                                                 expected.weights)
+    assert {k: run.settings[k] for k in flat} == flat
 
 
 def test_hard_sharing_has_no_masks_and_tasks_select(joint):
@@ -145,8 +149,8 @@ def test_errors_of_a_run_folder(joint, tiny_data, tmp_path):
     path = os.path.join(run_dir, CONFIG)
     with open(path, encoding="utf-8") as f:
         config = json.load(f)
-    write_json(path, {k: v for k, v in config.items() if k != "n_layer"})
-    with pytest.raises(ValueError, match=re.escape(f"{CONFIG}: missing key 'n_layer'") + "$"):
+    write_json(path, {**config, "n_layer": "two"})
+    with pytest.raises(ValueError, match=re.escape(f"{CONFIG}: n_layer 'two': expected int") + "$"):
         load_finished_run(run_dir)
     with open(path, "w", encoding="utf-8") as f:
         f.write("{")

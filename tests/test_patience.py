@@ -184,7 +184,7 @@ def test_step3_with_patience_resumes_to_the_uninterrupted_result(tiny_processed,
     for name in ("best.th", "results.json"):
         assert_same(got[name], expected[name], name)
     config = json.loads((tmp_path / "run" / "r" / "config.json").read_text())
-    assert config["patience"] == 1
+    assert config["optimiser"]["patience"] == 1
 
 
 def test_negative_patience_is_a_one_line_error(capsys) -> None:

@@ -15,6 +15,7 @@ from tests.recipe_helpers import (Recorder, catch_models, make_dataset, numbered
                                   scale_loss, scripted_evaluate, states_equal)
 from utils.masks import load_mask
 from utils.runtime import set_seed
+from utils.settings import flat, settings_from_config
 from utils.training import train_task
 
 torch.set_num_threads(1)
@@ -106,7 +107,7 @@ def top_k_mask(state: dict, names: list[str], k: int) -> dict:
 def test_cli_defaults_are_the_papers():
     """"--pruning_iter 20 --final_rate 0.1", "seed 2019, hidden 200, dropout 0.5, batch 10, 100 epochs",
     "SGD(lr 0.1, momentum 0.9)", prunable "--need_cut lstm,conv", one BiLSTM layer (REFERENCE §4)."""
-    args = train_single.parse_args([])
+    args = types.SimpleNamespace(**flat(train_single.parse_args([])[0]))
     assert (args.pruning_iter, args.final_rate, args.seed, args.hidden_size, args.n_layer) == (20, 0.1, 2019, 200, 1)
     assert (args.dropout, args.batch_size, args.epochs, args.need_cut) == (0.5, 10, 100, "lstm,conv")
     assert args.optim.replace(" ", "") == "sgd(lr=0.1,momentum=0.9)" and not args.crf
@@ -121,6 +122,16 @@ def test_kept_fraction_follows_alpha_and_stops_at_final_rate(run):
     config = json.loads((run["out"] / "config.json").read_text())
     assert config["alpha"] == pytest.approx(0.5)
     assert len(steps_by_round(run)) == 3
+
+
+def test_config_json_is_grouped_and_names_the_task(run):
+    """config.json: the setting groups (read back to the run's settings), the task's name at the top level (Step 2
+    and the report read it), the invocation's options apart."""
+    config = json.loads((run["out"] / "config.json").read_text())
+    assert {"task", "data", "model", "optimiser", "pruning", "invocation"} <= set(config)
+    settings = settings_from_config(config)
+    assert config["task"] == "pos" and settings.data.task_id == 0 and settings.pruning.final_rate == 0.25
+    assert config["invocation"]["device"] == "cpu" and "device" not in flat(settings)
 
 
 def test_masks_are_nested(run):

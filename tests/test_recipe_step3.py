@@ -3,6 +3,7 @@ implementation differs"): joint training of the subnets as train_mtl.py runs it 
 pass is checked against its task's mask, every optimiser step is recorded, and scripted dev/test scores show
 which split chooses the checkpoint."""
 import json
+import types
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from tests.conftest import build_tiny_dataset
 from tests.recipe_helpers import (Recorder, attr, make_dataset, numbered_corpus, record_steps,
                                   scale_loss, scripted_evaluate, states_equal)
 from utils.masks import prunable_names, save_mask
+from utils.settings import flat
 
 torch.set_num_threads(1)
 
@@ -88,7 +90,7 @@ def sparse_run(processed, tmp_path_factory):
 def test_cli_defaults_are_the_papers():
     """"SGD(lr 0.1, momentum 0.9), fixed LR, gradient value clip 5, batch 10, 100 epochs"; proportional
     sampling (the paper's) by default."""
-    args = train_mtl.parse_args([])
+    args = types.SimpleNamespace(**flat(train_mtl.parse_args([])[0]))
     assert args.optim.replace(" ", "") == "sgd(lr=0.1,momentum=0.9)"
     assert (args.scheduler, args.clip_value, args.batch_size, args.epochs) == ("fix", 5.0, 10, 100)
     assert args.sampling == "proportional"

@@ -12,7 +12,8 @@ import torch
 import train_mtl
 import train_single
 import utils.checkpoint
-from utils.resume import STATE_FILE, RunFolderBusy, RunLock
+from utils.resume import RunFolderBusy, RunLock
+from utils.runs.layout import STATE
 
 BUDGET = ["--hidden_size", "8", "--batch_size", "2", "--device", "cpu"]
 
@@ -102,7 +103,7 @@ def test_step1_resumes_to_the_uninterrupted_result(tiny_processed, tmp_path, mon
     assert not (folder / "complete.json").exists()
     monkeypatch.undo()
     train_single.main(step1_args(tiny_processed, tmp_path / "run") + ["--resume"])
-    assert (folder / "complete.json").exists() and not (folder / STATE_FILE).exists()
+    assert (folder / "complete.json").exists() and not (folder / STATE).exists()
     assert_same(files_of(folder), step1_reference)
 
 
@@ -121,6 +122,23 @@ def test_step1_stopped_run_needs_resume_and_finished_run_is_a_no_op(tiny_process
     train_single.main(step1_args(tiny_processed, tmp_path / "run") + ["--resume"])
     assert "nothing to do" in capsys.readouterr().out
     assert_same(files_of(tmp_path / "run" / "cp" / "1"), before)
+
+
+def test_step1_resumes_a_run_whose_config_is_flat(tiny_processed, tmp_path, monkeypatch, step1_reference):
+    """A run stopped by the code before settings were grouped has a flat config.json (vars(args), the task's
+    name, prunable, alpha): --resume reads it as the same settings and ends with the uninterrupted result."""
+    stop_after(monkeypatch, train_single, 3)
+    with pytest.raises(Stop):
+        train_single.main(step1_args(tiny_processed, tmp_path / "run"))
+    monkeypatch.undo()
+    path = tmp_path / "run" / "cp" / "1" / "config.json"
+    grouped = json.loads(path.read_text())
+    old = {key: value for group in ("data", "model", "optimiser", "pruning", "invocation")
+           for key, value in grouped[group].items() if key not in ("lr_decay", "clip_norm")}
+    path.write_text(json.dumps({**old, "task": grouped["task"], "prunable": grouped["prunable"],
+                                "alpha": grouped["alpha"]}))
+    train_single.main(step1_args(tiny_processed, tmp_path / "run") + ["--resume"])
+    assert_same(files_of(tmp_path / "run" / "cp" / "1"), step1_reference)
 
 
 def test_step1_resume_refuses_other_settings(tiny_processed, tmp_path, monkeypatch, capsys):

@@ -59,7 +59,9 @@ def pipeline(processed_conll03, tmp_path_factory):
         assert p.returncode == 0, err[-3000:]
     # Step 2
     masks = check(subprocess.run(["bash", "prepare-masks.sh", "conll03", "auto"], cwd=ROOT,
-                                 env={**ENV, "EXP_DIR": str(exp)}, capture_output=True, text=True, timeout=120))
+                                 env={**ENV, "EXP_DIR": str(exp), "SINGLE_DIR": str(exp / "single" / "cp"),
+                                      "MASK_DIR": str(exp / "mtl" / "mask")}, capture_output=True, text=True,
+                                 timeout=120))
     mask_dir = exp / "mtl" / "mask"
     # Step 3
     common = ["--data_path", str(processed_conll03), "--masks_path", str(mask_dir), "--save_dir", str(exp / "mtl"),
@@ -79,7 +81,7 @@ def copied_masks(mask_dir: Path) -> list[dict]:
 
 
 def test_step2_table(pipeline):
-    lines = pipeline["prepare_stdout"].strip().splitlines()
+    lines = [line for line in pipeline["prepare_stdout"].strip().splitlines() if not line.startswith("==")]
     assert lines[0].split() == ["task", "round", "kept", "%", "dev"]
     selection = json.loads((pipeline["mask_dir"] / "selection.json").read_text())
     for line, chosen, task in zip(lines[1:4], selection["chosen"], TASKS):
@@ -142,7 +144,7 @@ def test_run_files(pipeline):
     run_dir = pipeline["run_dir"]
     assert (run_dir / "best.th").is_file() and (run_dir / "config.json").is_file()
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["init_weights"] == str(pipeline["mask_dir"] / "init_weights.th")
+    assert config["model"]["init_weights"] == str(pipeline["mask_dir"] / "init_weights.th")
     assert "written to" in pipeline["train"].stderr
 
 

@@ -9,6 +9,7 @@ from torch import nn
 from utils.checkpoint import save_state, write_jsonl
 from utils.masks import Mask, kept_fraction, save_mask, zero_pruned_
 from utils.pruning import prune_global
+from utils.runs.layout import SCORES, mask_file, weights_file
 
 
 @dataclass
@@ -27,14 +28,9 @@ class RoundOutcome:
     history: list[dict] = field(default_factory=list)
 
 
-def round_tag(round_: int, mask: Mask) -> str:
-    """`<round>_<kept%>`, the original's file naming, e.g. 3_12.50."""
-    return f"{round_}_{100.0 * kept_fraction(mask):.2f}"
-
-
 def write_scores(out_dir: str, records: list[dict]) -> None:
     """scores.jsonl, one line per finished round, rewritten whole through a temporary file."""
-    write_jsonl(os.path.join(out_dir, "scores.jsonl"), records)
+    write_jsonl(os.path.join(out_dir, SCORES), records)
 
 
 def run_imp(model: nn.Module, rewind_point: dict, mask: Mask, schedule: list[float], first_round: int,
@@ -54,9 +50,9 @@ def run_imp(model: nn.Module, rewind_point: dict, mask: Mask, schedule: list[flo
         outcome = train_round(round_, mask)
         model.load_state_dict(outcome.best_state)
         zero_pruned_(model, mask)
-        tag = round_tag(round_, mask)
-        save_mask(os.path.join(out_dir, f"{tag}.th"), mask, round_, task)
-        save_state(model.state_dict(), os.path.join(out_dir, f"best_{tag}.th"))
+        name = mask_file(round_, 100.0 * kept_fraction(mask))
+        save_mask(os.path.join(out_dir, name), mask, round_, task)
+        save_state(model.state_dict(), os.path.join(out_dir, weights_file(name)))
         record = {"round": round_, "kept": round(100.0 * kept_fraction(mask), 4), "dev": outcome.dev,
                   "test": outcome.test, "best_epoch": outcome.best_epoch, "epochs": outcome.epochs,
                   "seconds": round(outcome.seconds, 2)}

@@ -16,18 +16,19 @@ from utils.distributed import SINGLE, Context, StepTrace, broadcast, broadcast_p
 from utils.masks import Mask
 from utils.resume import rng_state, set_rng_state
 from utils.sampling import epoch_schedule
+from utils.settings.groups import JOINT, OPTIMIZER_SCOPES, SCHEDULERS
 from utils.training import NonFiniteLoss, evaluate, make_optimizer, patience_spent, train_step
 
-SCHEDULERS = ("fix", "decay", "inverse_sqrt")
 
-
-def lr_factor(name: str, step: int, epoch: int, warmup_steps: int = 1000) -> float:
+def lr_factor(name: str, step: int, epoch: int, warmup_steps: int = JOINT.warmup_steps,
+              decay: float = JOINT.lr_decay) -> float:
     """LR multiplier at global step `step` of epoch `epoch` (both 0-based): `fix` 1 (the original's MTL default);
-    `decay` 1/(1 + 0.05·epoch) (Step 1's); `inverse_sqrt` linear warm-up over `warmup_steps`, then sqrt(warmup/step)."""
+    `decay` 1/(1 + decay·epoch) (Step 1's); `inverse_sqrt` linear warm-up over `warmup_steps`, then
+    sqrt(warmup/step)."""
     if name == "fix":
         return 1.0
     if name == "decay":
-        return 1.0 / (1.0 + 0.05 * epoch)
+        return 1.0 / (1.0 + decay * epoch)
     if name == "inverse_sqrt":
         return min((step + 1) / warmup_steps, math.sqrt(warmup_steps / max(step + 1, warmup_steps)))
     raise ValueError(f"--scheduler {name!r}: expected one of {', '.join(SCHEDULERS)}")
@@ -73,24 +74,27 @@ def refill_batching(batching: str, sampling: str, first: bool) -> str:
 def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_size: int, optim: str,
                 scheduler: str, sampling: str, device: torch.device | str, pad_index: int,
                 generator: torch.Generator, on_best: Callable[[int], None],
-                on_epoch: Callable[[int], None] = lambda epoch: None, clip_value: float | None = 5.0,
-                clip_norm: float | None = None,
-                print_every: int = 0, warmup_steps: int = 1000, batching: str = "original", state: dict | None = None,
+                on_epoch: Callable[[int], None] = lambda epoch: None, clip_value: float | None = JOINT.clip_value,
+                clip_norm: float | None = None, print_every: int = 0, warmup_steps: int = JOINT.warmup_steps,
+                lr_decay: float = JOINT.lr_decay, batching: str = JOINT.batching, state: dict | None = None,
                 checkpoint: Callable[[dict], None] | None = None, context: Context = SINGLE,
-                patience: int = 0) -> JointResult:
+                patience: int = JOINT.patience, optimizer_scope: str = JOINT.optimizer_scope) -> JointResult:
     """Joint training. Every turn picks a task by `sampling` and makes a gradient step on the task's next batch
-    through its mask with the task's own optimiser, so neither the gradient nor the momentum of task t touches
-    weights outside M_t. A task whose batches have run out gets new ones; under `resample` that turn is skipped,
-    as in the original. After each epoch the dev average selects the best weights, handed to `on_best(epoch)` to
-    be saved; `on_epoch(epoch)` follows every epoch, then `checkpoint` receives the whole training state, from
-    which `state` continues as if training had not stopped. With `patience` > 0, training stops once the dev
-    average has not improved for that many epochs.
+    through its mask with the task's own optimiser (`optimizer_scope` "task"), so neither the gradient nor the
+    momentum of task t touches weights outside M_t; "shared" steps every task with one optimiser, as the original,
+    whose momentum from the other tasks' steps moves weights outside M_t. A task whose batches have run out gets
+    new ones; under `resample` that turn is skipped, as in the original. After each epoch the dev average selects
+    the best weights, handed to `on_best(epoch)` to be saved; `on_epoch(epoch)` follows every epoch, then
+    `checkpoint` receives the whole training state, from which `state` continues as if training had not stopped.
+    With `patience` > 0, training stops once the dev average has not improved for that many epochs.
     Data-parallel (`context` of N ranks): every rank draws the same schedule and batch lists from `generator`
     and takes its shard of each list; an epoch has the steps of one pass over the data, each step one batch per
     rank with gradients averaged over the ranks. Callbacks run, and the epoch line prints, on rank 0 only;
     `checkpoint` gets every rank's batch queues and RNG states under "shards" (a resume needs the same N)."""
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizers = [make_optimizer(optim, params) for _ in tasks]
+    if optimizer_scope not in OPTIMIZER_SCOPES:
+        raise ValueError(f"--optimizer_scope {optimizer_scope!r}: expected one of {', '.join(OPTIMIZER_SCOPES)}")
+    optimizers = [make_optimizer(optim, params) for _ in (tasks if optimizer_scope == "task" else tasks[:1])]
     trains = [t.data.splits["train"] for t in tasks]
     sizes = [len(s) for s in trains]
     base_lrs = [[g["lr"] for g in o.param_groups] for o in optimizers]
@@ -135,11 +139,12 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
                     continue
             indices = queues[k].pop(0)
             batch = collate(trains[k], indices, pad_index, device)
-            factor = lr_factor(scheduler, global_step, epoch - 1, warmup_steps)
-            for group, base in zip(optimizers[k].param_groups, base_lrs[k]):
+            slot = k if optimizer_scope == "task" else 0
+            factor = lr_factor(scheduler, global_step, epoch - 1, warmup_steps, lr_decay)
+            for group, base in zip(optimizers[slot].param_groups, base_lrs[slot]):
                 group["lr"] = base * factor
             trace.start(model, tasks[k].mask)
-            losses.append(train_step(model, tasks[k].mask, tasks[k].task_id, batch, optimizers[k],
+            losses.append(train_step(model, tasks[k].mask, tasks[k].task_id, batch, optimizers[slot],
                                      clip_norm=clip_norm, clip_value=clip_value, reduce=reduce))
             trace.record(model, tasks[k].mask, epoch, global_step + 1, k, indices)
             if not math.isfinite(losses[-1]):

@@ -8,9 +8,7 @@ import numpy as np
 import torch
 
 from utils.checkpoint import TEMP_PREFIX, TEMP_SUFFIX, atomic_save, load_tensors
-
-STATE_FILE = "resume.th"
-LOCK_FILE = ".lock"
+from utils.runs.layout import LOCK, STATE
 
 
 class RunFolderBusy(RuntimeError):
@@ -28,7 +26,7 @@ class RunLock:
 
     def acquire(self) -> "RunLock":
         os.makedirs(self.folder, exist_ok=True)
-        self.handle = open(os.path.join(self.folder, LOCK_FILE), "a+", encoding="utf-8")
+        self.handle = open(os.path.join(self.folder, LOCK), "a+", encoding="utf-8")
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -73,26 +71,18 @@ def set_rng_state(state: dict, generator: torch.Generator) -> None:
 
 def save_training_state(folder: str, state: dict) -> None:
     """Write the run's resume state atomically: a crash leaves the previous epoch's state intact."""
-    atomic_save(state, os.path.join(folder, STATE_FILE))
+    atomic_save(state, os.path.join(folder, STATE))
 
 
 def load_training_state(folder: str) -> dict | None:
     """The saved resume state of a run folder, or None when it has none."""
-    path = os.path.join(folder, STATE_FILE)
+    path = os.path.join(folder, STATE)
     return load_tensors(path) if os.path.isfile(path) else None
 
 
 def clear_training_state(folder: str) -> None:
     """Drop the resume state once the run's results are written."""
-    path = os.path.join(folder, STATE_FILE)
+    path = os.path.join(folder, STATE)
     if os.path.exists(path):
         os.remove(path)
 
-
-def check_same_settings(path: str, saved: dict, current: dict, ignore: tuple[str, ...]) -> None:
-    """A run resumes only with the settings it started with; the first difference is named as its flag."""
-    for key, value in current.items():
-        if key not in ignore and key in saved and saved[key] != value:
-            raise ValueError(f"--{key} {value!r} differs from {saved[key]!r} in {path}: resume with the run's "
-                             f"own settings, or start a new run elsewhere (run_*.sh: another EXP_DIR or NAME, or "
-                             f"OVERWRITE=1)")

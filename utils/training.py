@@ -16,6 +16,7 @@ from utils.dataset import TaskData
 from utils.masks import Mask, forward_with, masked_forward, masked_weights
 from utils.metrics import make_lenient_metric, make_metric
 from utils.resume import rng_state, set_rng_state
+from utils.settings.groups import STEP1
 
 class NonFiniteLoss(ArithmeticError):
     """Training produced a NaN or infinite loss: continuing would only spread it through the weights."""
@@ -37,7 +38,8 @@ def make_optimizer(spec: str, params) -> torch.optim.Optimizer:
     return OPTIMIZERS[match.group(1).lower()](params, **kwargs)
 
 
-def inverse_time_decay(optimizer: torch.optim.Optimizer, decay: float = 0.05) -> torch.optim.lr_scheduler.LambdaLR:
+def inverse_time_decay(optimizer: torch.optim.Optimizer,
+                       decay: float = STEP1.lr_decay) -> torch.optim.lr_scheduler.LambdaLR:
     """LR × 1/(1 + decay·epoch), stepped once per epoch (the original's Step 1 schedule)."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + decay * epoch))
 
@@ -113,13 +115,15 @@ def patience_spent(last_epoch: int, best_epoch: int, patience: int) -> bool:
 
 def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, *, epochs: int, batch_size: int,
                optim: str, device: torch.device | str, pad_index: int, generator: torch.Generator,
-               batching: str = "original", clip_norm: float = 5.0, lr_decay: float = 0.05, desc: str = "",
+               batching: str = STEP1.batching, clip_norm: float | None = STEP1.clip_norm,
+               lr_decay: float = STEP1.lr_decay, desc: str = "",
                log: Callable[[str], None] = lambda line: None, state: dict | None = None,
-               checkpoint: Callable[[dict], None] | None = None, patience: int = 0) -> TrainResult:
+               checkpoint: Callable[[dict], None] | None = None, patience: int = STEP1.patience) -> TrainResult:
     """Train one task's subnet from the model's current weights with a fresh optimiser: batches composed as
     `batching` says, LR × 1/(1+decay·epoch), gradient-norm clipping, dev every epoch; keeps the best-dev weights.
-    With `patience` > 0, stops once dev has not improved for that many epochs. After every epoch `checkpoint` receives the whole training state; given back as `state`, training continues
-    after that epoch exactly as if it had not stopped."""
+    With `patience` > 0, stops once dev has not improved for that many epochs. After every epoch `checkpoint`
+    receives the whole training state; given back as `state`, training continues after that epoch exactly as if
+    it had not stopped."""
     optimizer = make_optimizer(optim, [p for p in model.parameters() if p.requires_grad])
     scheduler = inverse_time_decay(optimizer, lr_decay)
     train = task.splits["train"]

@@ -24,10 +24,17 @@ MODE_HELP = (
 def script_defaults() -> dict[str, str]:
     """Each training variable's default: the training script's own (train_single.py for Step 1 and the shared
     flags, train_mtl.py for the joint runs' flags)."""
+    import dataclasses
+
     import train_mtl
     import train_single
+    from utils.settings import flat
 
-    step1, joint = vars(train_single.parse_args([])), vars(train_mtl.parse_args([]))
+    def defaults(module) -> dict:
+        settings, options = module.parse_args([])
+        return {**flat(settings), **dataclasses.asdict(options)}
+
+    step1, joint = defaults(train_single), defaults(train_mtl)
     out = {}
     for variable in variables.VARIABLES:
         source = joint if variable.jobs[0] != variables.STEP1 else step1

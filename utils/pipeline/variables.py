@@ -41,6 +41,8 @@ VARIABLES = (
     Variable("OPTIM", "--optim", TRAINING, "optimiser, e.g. 'sgd(lr=0.1, momentum=0.9)'"),
     Variable("SAMPLING", "--sampling", (WARMUP, JOINT), "task order of joint runs: proportional, round-robin, resample"),
     Variable("CLIP_NORM", "--clip_norm", (WARMUP, JOINT), "joint runs also clip the gradient norm at N (0: off)"),
+    Variable("OPTIMIZER_SCOPE", "--optimizer_scope", (WARMUP, JOINT), "joint runs: task (one optimiser per task) or "
+             "shared (one over all parameters, as the original code)"),
     Variable("CRF", "--crf", TRAINING, "1: a CRF on every task's head"),
     Variable("TRAIN_LIMIT", "--train_limit", TRAINING, "budget: the first N training sentences of each task"),
     Variable("EVAL_LIMIT", "--eval_limit", TRAINING, "budget: the first N dev and test sentences of each task"),

@@ -13,8 +13,9 @@ from utils.masks import Mask, load_mask
 from utils.runs.layout import BEST, CONFIG, OWN_MASKS, RESULTS, SCORES, in_folder, task_mask, weights_file
 from utils.selection import choose_round, mask_file, read_scores
 from utils.snapshot import has_data_snapshot, load_data_snapshot
+from utils.settings import flat, settings_from_config
 
-MODEL_SETTINGS = ("arch", "hidden_size", "n_layer", "dropout", "crf")  # what the model is built from
+MODEL_SETTINGS = ("arch", "hidden_size", "n_layer", "dropout", "crf")  # get_model's arguments (settings' Model group)
 STEP1, JOINT = "step1", "joint"
 
 
@@ -31,17 +32,9 @@ def read_json(path: str) -> dict:
 
 
 def run_settings(config: dict, path: str = CONFIG) -> dict:
-    """A run's settings as one flat dict, from a config.json written flat ({"arch": ..., "hidden_size": ...}) or
-    grouped ({"model": {"arch": ...}, "data": {...}}: every value a dict); a key in two groups is an error."""
-    if not config or not all(isinstance(group, dict) for group in config.values()):
-        return dict(config)
-    flat: dict = {}
-    for name, group in config.items():
-        for key, value in group.items():
-            if key in flat:
-                raise ValueError(f"{path}: setting {key!r} appears in two groups (the second in {name!r})")
-            flat[key] = value
-    return flat
+    """A run's settings as one flat dict by flag name, from its config.json (grouped as utils.settings writes it,
+    or flat as runs wrote it before); a value that is no setting's is a ValueError naming the file and key."""
+    return flat(settings_from_config(config, path))
 
 
 @dataclass
@@ -143,9 +136,6 @@ def load_finished_run(run_dir: str, round_: int | None = None) -> FinishedRun:
         for name in (RESULTS, BEST):
             if not os.path.isfile(in_folder(run_dir, name)):
                 raise FileNotFoundError(f"{run_dir}: the run has not finished (no {name})")
-    missing = [key for key in MODEL_SETTINGS if key not in settings]
-    if missing:
-        raise ValueError(f"{config_path}: missing key {missing[0]!r}")
     data = _run_data(run_dir, settings)
     if step1:
         task_id = settings["task_id"]
