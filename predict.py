@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from utils.conll import FORMATS as COLUMN_FORMATS
+from utils.data.conll import FORMATS as COLUMN_FORMATS
 from utils.predict.inputs import parse_columns, read_columns, read_text
 from utils.predict.output import FORMATTERS, format_scores
 from utils.predict.scoring import score

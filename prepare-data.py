@@ -9,10 +9,10 @@ from typing import NoReturn
 
 import torch
 
-from utils.conll import CONLLU_FORM, FORMATS, are_token_ids, detect_format
-from utils.dataset import Dataset, build_vocabularies, embedding_table, index_corpus, summary
-from utils.glove import read_vectors
-from utils.readers import (COLUMN_SCHEMES, PP_MAX_POSITION, SPLITS, ColumnTask, read_column_tasks, read_conll03,
+from utils.data.conll import CONLLU_FORM, FORMATS, are_token_ids, detect_format
+from utils.data.dataset import Dataset, build_vocabularies, embedding_table, index_corpus, summary
+from utils.data.glove import read_vectors
+from utils.data.readers import (COLUMN_SCHEMES, PP_MAX_POSITION, SPLITS, ColumnTask, read_column_tasks, read_conll03,
                            read_conll03_pp, read_ontonotes, read_ptb)
 from utils.runtime import HelpFormatter
 
@@ -88,7 +88,7 @@ def spec_error(message: str) -> NoReturn:
 
 
 def column_format(args: argparse.Namespace, tasks: list[ColumnTask]) -> str:
-    """--format, else the format every file of the tasks is detected as (utils.conll.detect_format)."""
+    """--format, else the format every file of the tasks is detected as (utils.data.conll.detect_format)."""
     if args.format:
         return args.format
     found = {path: detect_format(path) for task in tasks for path in task.files.values()}

@@ -7,21 +7,21 @@ import shutil
 import sys
 
 from models import get_model
-from utils import distributed
-from utils.checkpoint import load_weights, save_state
-from utils.dataset import Dataset
-from utils.masks import load_mask, overlap_ratio, to_device
-from utils.metricslog import joint_metrics, write_metrics
-from utils.mtl import JointTask, train_joint
-from utils.params import encoder_params
-from utils.resume import clear_training_state, load_training_state, save_training_state
+from utils.training import distributed
+from utils.runs.checkpoint import load_weights, save_state
+from utils.data.dataset import Dataset
+from utils.subnets.masks import load_mask, overlap_ratio, to_device
+from utils.training.metricslog import joint_metrics, write_metrics
+from utils.training.joint import JointTask, train_joint
+from utils.subnets.params import encoder_params
+from utils.runs.resume import clear_training_state, load_training_state, save_training_state
 from utils.runs.claim import FINISHED, STOPPED, RunFolder, RunRefused
 from utils.runs.layout import BEST, CONFIG, EVALUATION, INIT, OWN_MASKS, RESULTS, epoch_weights, task_mask
 from utils.runtime import fail, load_data, set_seed, write_json
 from utils.settings import JointOptions, JointSettings, to_config
 from utils.settings.flags import parse
-from utils.snapshot import save_data_snapshot
-from utils.training import NonFiniteLoss, evaluate, evaluate_lenient
+from utils.data.snapshot import save_data_snapshot
+from utils.training.task import NonFiniteLoss, evaluate, evaluate_lenient
 
 SYSTEMS = {"cnn-lstm": "hard sharing", "hier-lstm": "hierarchical sharing", "soft": "soft sharing"}
 

@@ -4,20 +4,20 @@ import os
 import sys
 
 from models import get_model
-from utils.checkpoint import load_weights, save_state
-from utils.dataset import Dataset
-from utils.imp import RoundOutcome, run_imp
-from utils.masks import full_mask, load_mask, prunable_names, to_device
-from utils.metricslog import step1_metrics, write_metrics
-from utils.pruning import kept_schedule, pruning_rate
-from utils.resume import clear_training_state, load_training_state, rng_state, save_training_state, set_rng_state
+from utils.runs.checkpoint import load_weights, save_state
+from utils.data.dataset import Dataset
+from utils.subnets.imp import RoundOutcome, run_imp
+from utils.subnets.masks import full_mask, load_mask, prunable_names, to_device
+from utils.training.metricslog import step1_metrics, write_metrics
+from utils.subnets.pruning import kept_schedule, pruning_rate
+from utils.runs.resume import clear_training_state, load_training_state, rng_state, save_training_state, set_rng_state
 from utils.runs.claim import FINISHED, NEW, STOPPED, RunFolder, RunRefused
 from utils.runs.layout import COMPLETE, CONFIG, INIT, STEP1_TASKS
 from utils.runtime import fail, load_data, set_seed, write_json
 from utils.settings import Step1Options, Step1Settings, to_config
 from utils.settings.flags import parse
-from utils.snapshot import save_data_snapshot
-from utils.training import NonFiniteLoss, evaluate, evaluate_lenient, train_task
+from utils.data.snapshot import save_data_snapshot
+from utils.training.task import NonFiniteLoss, evaluate, evaluate_lenient, train_task
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[Step1Settings, Step1Options]:

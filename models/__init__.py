@@ -12,7 +12,7 @@ ARCHITECTURES = ("cnn-lstm", "hier-lstm", "soft")
 
 def get_model(arch: str, data, hidden_size: int = 200, n_layer: int = 1, dropout: float = 0.5,
               crf: bool = False, word_dropout: float = 0.01, task_layers: list[int] | None = None) -> nn.Module:
-    """Build `arch` for the tasks of `data` (a utils.dataset.Dataset), initialised from the global RNG.
+    """Build `arch` for the tasks of `data` (a utils.data.dataset.Dataset), initialised from the global RNG.
     `task_layers` (1-based, one per task) chooses the layer each task reads in "hier-lstm" only."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"--arch {arch!r}: expected one of {', '.join(ARCHITECTURES)}")

@@ -10,7 +10,7 @@ from models.heads import TaskHeads
 
 class CNNBiLSTM(TokenInput):
     """Word vectors + character CNN -> BiLSTM -> dropout -> the task's head. Hard sharing when trained jointly
-    with no masks; sparse sharing when each task's batches go through its own mask (utils.masks)."""
+    with no masks; sparse sharing when each task's batches go through its own mask (utils.subnets.masks)."""
 
     def __init__(self, word_embedding: WordEmbedding, char: nn.Module, n_tags: list[int], hidden_size: int = 200,
                  n_layer: int = 1, dropout: float = 0.5, crf: bool = False) -> None:

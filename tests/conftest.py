@@ -41,10 +41,10 @@ TINY_CORPUS = {
 
 
 def build_tiny_dataset(dim: int = 10, seed: int = 0):
-    """A utils.dataset.Dataset built from TINY_CORPUS with a random `dim`-wide word-embedding table."""
+    """A utils.data.dataset.Dataset built from TINY_CORPUS with a random `dim`-wide word-embedding table."""
     import torch
 
-    from utils.dataset import Dataset, build_vocabularies, embedding_table, index_corpus
+    from utils.data.dataset import Dataset, build_vocabularies, embedding_table, index_corpus
 
     words, tags = build_vocabularies(TINY_CORPUS)
     table, rows, _ = embedding_table(words, {}, dim, torch.Generator().manual_seed(seed))

@@ -10,7 +10,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from tests.conftest import TINY_CORPUS
-from utils.dataset import Dataset, build_vocabularies, embedding_table, index_corpus
+from utils.data.dataset import Dataset, build_vocabularies, embedding_table, index_corpus
 
 OPTIM = "sgd(lr=0.1, momentum=0.9)"
 
@@ -121,7 +121,7 @@ class Evaluation:
 
 
 def scripted_evaluate(recorder: Recorder, scores: dict[str, list[float]], default: float = 0.0):
-    """A stand-in for utils.training.evaluate: the n-th call on a split (per task) returns scores[split][n]
+    """A stand-in for utils.training.task.evaluate: the n-th call on a split (per task) returns scores[split][n]
     (`default` past the end), and records the call with a snapshot of the weights it was given."""
     counts: dict = {}
 

@@ -6,10 +6,10 @@ import torch
 from models import ARCHITECTURES, get_model
 from models.hier_lstm import HierarchicalBiLSTM
 from models.soft import CrossStitchBiLSTM
-from utils.batching import collate
-from utils.dataset import Dataset, build_vocabularies, embedding_table, index_corpus
-from utils.masks import masked_forward, prunable_names
-from utils.params import encoder_params
+from utils.data.batching import collate
+from utils.data.dataset import Dataset, build_vocabularies, embedding_table, index_corpus
+from utils.subnets.masks import masked_forward, prunable_names
+from utils.subnets.params import encoder_params
 
 POS, CHUNK, NER = 0, 1, 2
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from utils.dataset import Dataset
+from utils.data.dataset import Dataset
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = "-DOCSTART- -X- -X- O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\n\nPeter NNP I-NP I-PER\n"
@@ -205,7 +205,7 @@ def test_failure_while_saving_leaves_nothing(tmp_path: Path, monkeypatch: pytest
         written.extend(os.listdir(os.path.dirname(path)))
         raise OSError(28, "No space left on device", path)
 
-    monkeypatch.setattr("utils.dataset.atomic_save", full_disk)
+    monkeypatch.setattr("utils.data.dataset.atomic_save", full_disk)
     with pytest.raises(SystemExit) as exit_info, pytest.warns(UserWarning, match="random"):
         module.main(["--type", "conll03", "--dir", str(conll03(tmp_path)), "--embedding_dim", "4",
                      "--out", str(tmp_path / "out")])

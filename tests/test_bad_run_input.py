@@ -8,7 +8,7 @@ import torch
 import train_mtl
 import train_single
 from tests.test_joint import random_masks, tiny_model
-from utils.masks import save_mask
+from utils.subnets.masks import save_mask
 
 BUDGET = ["--hidden_size", "8", "--batch_size", "2", "--epochs", "1", "--device", "cpu"]
 

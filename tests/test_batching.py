@@ -6,12 +6,12 @@ import statistics
 import pytest
 import torch
 
-import utils.batching
-import utils.mtl
+import utils.data.batching
+import utils.training.joint
 from models import get_model
-from utils.batching import (BATCHINGS, bucket_batches, epoch_batches, original_batches, random_batches,
+from utils.data.batching import (BATCHINGS, bucket_batches, epoch_batches, original_batches, random_batches,
                             sorted_batches)
-from utils.mtl import JointTask, refill_batching, train_joint
+from utils.training.joint import JointTask, refill_batching, train_joint
 
 OPTIM = "sgd(lr=0.1, momentum=0.9)"
 
@@ -127,14 +127,14 @@ def test_refill_batching(batching, sampling, first, expected):
 def joint_run(data, sampling: str, batching: str, epochs: int, monkeypatch) -> tuple[list[str], dict]:
     """Train the tiny model jointly (batch size 2, one epoch's evaluation stubbed); the batch modes requested."""
     requested = []
-    real = utils.batching.epoch_batches
+    real = utils.data.batching.epoch_batches
 
     def recording(mode, lengths, batch_size, generator):
         requested.append(mode)
         return real(mode, lengths, batch_size, generator)
 
-    monkeypatch.setattr(utils.mtl, "epoch_batches", recording)
-    monkeypatch.setattr(utils.mtl, "evaluate", lambda *args: 50.0)
+    monkeypatch.setattr(utils.training.joint, "epoch_batches", recording)
+    monkeypatch.setattr(utils.training.joint, "evaluate", lambda *args: 50.0)
     torch.manual_seed(0)
     model = get_model("cnn-lstm", data, hidden_size=8)
     tasks = [JointTask(i, t, None) for i, t in enumerate(data.tasks)]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from utils.metricslog import joint_metrics, read_metrics, step1_metrics, write_metrics
+from utils.training.metricslog import joint_metrics, read_metrics, step1_metrics, write_metrics
 from utils.runs import layout
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import conll_sentences
-from utils.readers import ColumnTask, read_column_tasks
+from utils.data.readers import ColumnTask, read_column_tasks
 from utils.runs import layout
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""CoNLL-U input: utils.conll's reader and format detection, prepare-data.py --type columns on a CoNLL-U treebank
+"""CoNLL-U input: utils.data.conll's reader and format detection, prepare-data.py --type columns on a CoNLL-U treebank
 built from CoNLL-2003 sentences (comments, a multiword range, an empty node, a FORM with a space), a tiny joint run,
 and predict.py on its test file reproducing the run's test scores (as CoNLL-U, and as whitespace columns read from
 the run's own word column)."""
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import conll_sentences
-from utils.conll import detect_format, read_rows
-from utils.dataset import Dataset
+from utils.data.conll import detect_format, read_rows
+from utils.data.dataset import Dataset
 from utils.runs.layout import RESULTS
 from utils.runs.layout import run as run_folder
 

@@ -13,10 +13,10 @@ import torch
 
 from models import get_model
 from tests.conftest import build_tiny_dataset
-from utils.checkpoint import load_tensors, save_state
-from utils.distributed import TRACE_ENV, Context, shard, steps_per_epoch
-from utils.masks import prunable_names, save_mask
-from utils.mtl import JointTask, train_joint
+from utils.runs.checkpoint import load_tensors, save_state
+from utils.training.distributed import TRACE_ENV, Context, shard, steps_per_epoch
+from utils.subnets.masks import prunable_names, save_mask
+from utils.training.joint import JointTask, train_joint
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}

@@ -9,12 +9,12 @@ import torch
 
 from models import get_model
 from tests.test_snapshot import random_mask, write_sparse_run
-from utils.checkpoint import save_state
-from utils.masks import save_mask
+from utils.runs.checkpoint import save_state
+from utils.subnets.masks import save_mask
 from utils.runs.finished import JOINT, STEP1, load_finished_run, run_settings
 from utils.runs.layout import BEST, CONFIG, OWN_MASKS, RESULTS, SCORES, mask_file, task_mask, weights_file
 from utils.settings import settings_from_config, to_config
-from utils.snapshot import save_data_snapshot
+from utils.data.snapshot import save_data_snapshot
 
 MODEL = {"arch": "cnn-lstm", "hidden_size": 8, "n_layer": 1, "dropout": 0.5, "crf": False}
 

@@ -1,4 +1,4 @@
-"""Tests for utils.glove against the real GloVe files and hand-made ones."""
+"""Tests for utils.data.glove against the real GloVe files and hand-made ones."""
 
 import gzip
 import re
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from utils.glove import read_vectors
+from utils.data.glove import read_vectors
 
 
 def write(path: Path, text: str) -> str:

@@ -1,4 +1,4 @@
-"""utils.imp.run_imp (Algorithm 1) driven by a fake trainer: rewinding, global magnitude pruning of the best weights,
+"""utils.subnets.imp.run_imp (Algorithm 1) driven by a fake trainer: rewinding, global magnitude pruning of the best weights,
 nested masks, and the files of every round."""
 import json
 import os
@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from models import get_model
-from utils.checkpoint import load_tensors
-from utils.imp import RoundOutcome, run_imp
-from utils.masks import full_mask, load_mask, prunable_names
-from utils.pruning import kept_schedule
+from utils.runs.checkpoint import load_tensors
+from utils.subnets.imp import RoundOutcome, run_imp
+from utils.subnets.masks import full_mask, load_mask, prunable_names
+from utils.subnets.pruning import kept_schedule
 
 SCHEDULE = kept_schedule(0.125, 3)        # 1, 1/2, 1/4, 1/8
 TOTAL = 2700 + 2 * (32 * 40 + 32 * 8)     # prunable weights of the tiny model: conv + 2 x (W_ih + W_hh) = 5772

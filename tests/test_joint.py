@@ -8,12 +8,12 @@ import pytest
 import torch
 
 import train_mtl
-import utils.mtl
+import utils.training.joint
 from models import get_model
-from utils.batching import collate
-from utils.masks import full_mask, masked_forward, prunable_names, save_mask, zero_pruned_
-from utils.mtl import JointTask, train_joint
-from utils.training import make_optimizer, train_step
+from utils.data.batching import collate
+from utils.subnets.masks import full_mask, masked_forward, prunable_names, save_mask, zero_pruned_
+from utils.training.joint import JointTask, train_joint
+from utils.training.task import make_optimizer, train_step
 
 OPTIM = "sgd(lr=0.1, momentum=0.9)"
 
@@ -117,7 +117,7 @@ def test_train_joint_keeps_weights_outside_the_mask(tiny_data, monkeypatch):
         seen.append((task, id(optimizer), changed_inside(before, after, mask)))
         return loss
 
-    monkeypatch.setattr(utils.mtl, "train_step", checked_step)
+    monkeypatch.setattr(utils.training.joint, "train_step", checked_step)
     tasks = [JointTask(i, tiny_data.tasks[i], masks[i]) for i in range(2)]
     result = train_joint(model, tasks, epochs=2, batch_size=2, optim=OPTIM, scheduler="fix", sampling="round-robin",
                          device="cpu", pad_index=tiny_data.words.padding_idx, generator=torch.Generator().manual_seed(0),
@@ -156,7 +156,7 @@ def recorded_run(data, monkeypatch, scheduler: str = "fix", **kwargs):
         steps.append((lr, train_step(model_, mask, task, batch, optimizer, **step_kwargs)))
         return steps[-1][1]
 
-    monkeypatch.setattr(utils.mtl, "train_step", recording_step)
+    monkeypatch.setattr(utils.training.joint, "train_step", recording_step)
     tasks = [JointTask(i, data.tasks[i], None) for i in range(2)]
     result = train_joint(tiny_model(data), tasks, epochs=2, batch_size=2, optim=OPTIM, scheduler=scheduler,
                          sampling="round-robin", device="cpu", pad_index=data.words.padding_idx,
@@ -272,7 +272,7 @@ def test_same_seed_same_run(tiny_data):
 # --- model selection on dev ---
 
 def scripted_evaluate(dev_by_epoch: list[dict], calls: list):
-    """A stand-in for utils.mtl.evaluate returning scripted dev scores per epoch (the call order is the task order)."""
+    """A stand-in for utils.training.joint.evaluate returning scripted dev scores per epoch (the call order is the task order)."""
     def evaluate(model, mask, task_id, task, split, batch_size, device, pad_index):
         calls.append((task.name, split))
         epoch = (len(calls) - 1) // 2
@@ -288,7 +288,7 @@ def test_on_best_only_when_the_dev_average_improves(tiny_data, monkeypatch):
            {"pos": 50, "ner": 10},   # 30   best
            {"pos": 0, "ner": 59}]    # 29.5
     calls = []
-    monkeypatch.setattr(utils.mtl, "evaluate", scripted_evaluate(dev, calls))
+    monkeypatch.setattr(utils.training.joint, "evaluate", scripted_evaluate(dev, calls))
     model = tiny_model(tiny_data)
     tasks = [JointTask(i, tiny_data.tasks[i], None) for i in range(2)]
     bests, epochs = [], []
@@ -319,7 +319,7 @@ def test_train_mtl_selects_on_dev_not_test(tiny_processed, tmp_path, monkeypatch
     though the test scores are never consulted; best.th is epoch 2's weights; test is reported for them."""
     dev = [{"pos": 5, "ner": 5}, {"pos": 50, "ner": 50}, {"pos": 10, "ner": 10}]
     calls = []
-    monkeypatch.setattr(utils.mtl, "evaluate", scripted_evaluate(dev, calls))
+    monkeypatch.setattr(utils.training.joint, "evaluate", scripted_evaluate(dev, calls))
     save_dir = tmp_path / "mtl"
     run_train_mtl(["--data_path", str(tiny_processed), "--save_dir", str(save_dir), "--exp_name", "sel",
                    "--epochs", "3", "--save_ep", "1", "--hidden_size", "8", "--batch_size", "2",
@@ -343,8 +343,8 @@ def test_train_mtl_selects_on_dev_not_test(tiny_processed, tmp_path, monkeypatch
 def test_train_mtl_with_masks_in_process(tiny_data, tiny_processed, tmp_path):
     """Sparse sharing on the tiny data: masks and the rewind point from a masks folder; weights outside the
     union of the masks stay at the rewind point; params and overlap follow the masks."""
-    from utils.masks import overlap_ratio
-    from utils.params import encoder_params
+    from utils.subnets.masks import overlap_ratio
+    from utils.subnets.params import encoder_params
 
     model = tiny_model(tiny_data, seed=5)
     masks = random_masks(model, 2, keep=0.4, seed=3)
@@ -385,7 +385,7 @@ def test_joint_norm_clipping_only_when_asked(tiny_data, monkeypatch, clip_norm, 
     real = nn_utils.clip_grad_norm_
     monkeypatch.setattr(nn_utils, "clip_grad_norm_", lambda params, max_norm, *a, **k: (norms.append(max_norm),
                                                                                           real(params, max_norm))[1])
-    monkeypatch.setattr(utils.mtl, "evaluate", lambda *args: 50.0)
+    monkeypatch.setattr(utils.training.joint, "evaluate", lambda *args: 50.0)
     model = tiny_model(tiny_data)
     tasks = [JointTask(i, t, None) for i, t in enumerate(tiny_data.tasks)]
     train_joint(model, tasks, epochs=1, batch_size=1, optim=OPTIM, scheduler="fix", sampling="round-robin",

@@ -1,4 +1,4 @@
-"""utils.masks on the real CNN-BiLSTM: which weights are prunable, that a mask inside the forward pass makes pruned
+"""utils.subnets.masks on the real CNN-BiLSTM: which weights are prunable, that a mask inside the forward pass makes pruned
 weights inert (zero gradient, unchanged by SGD with momentum, no effect on the output), overlap ratio, mask files."""
 import copy
 
@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from models import get_model
-from utils.batching import collate
-from utils.masks import (count_kept, count_total, full_mask, kept_fraction, load_mask, masked_forward,
+from utils.data.batching import collate
+from utils.subnets.masks import (count_kept, count_total, full_mask, kept_fraction, load_mask, masked_forward,
                          masked_weights, overlap_ratio, prunable_names, save_mask, zero_pruned_)
-from utils.training import train_step
+from utils.training.task import train_step
 
 LSTM_1 = ["lstm.lstm.weight_ih_l0", "lstm.lstm.weight_hh_l0",
           "lstm.lstm.weight_ih_l0_reverse", "lstm.lstm.weight_hh_l0_reverse"]

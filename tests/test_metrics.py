@@ -1,4 +1,4 @@
-"""utils.metrics: span F1 agrees with seqeval (conlleval mode) on random, often ill-formed tag sequences; token
+"""utils.training.metrics: span F1 agrees with seqeval (conlleval mode) on random, often ill-formed tag sequences; token
 accuracy ignores padding; hand-counted examples."""
 import random
 
@@ -7,7 +7,7 @@ import torch
 from fastNLP import Vocabulary
 from seqeval.metrics import f1_score
 
-from utils.metrics import SpanF1, TokenAccuracy, make_metric
+from utils.training.metrics import SpanF1, TokenAccuracy, make_metric
 
 LABELS = ("PER", "LOC", "ORG", "MISC")
 
@@ -186,7 +186,7 @@ def test_make_metric_kinds():
 
 # --- the original's lenient Step 1 span decoders (reported beside the conlleval F1) ---
 
-from utils.metrics import LenientSpanF1, lenient_bio_spans, lenient_bioes_spans  # noqa: E402
+from utils.training.metrics import LenientSpanF1, lenient_bio_spans, lenient_bioes_spans  # noqa: E402
 
 
 def test_lenient_bioes_spans_by_hand():

@@ -5,8 +5,8 @@ import torch
 
 from models import get_model
 from tests.conftest import build_tiny_dataset
-from utils.batching import collate
-from utils.training import train_step
+from utils.data.batching import collate
+from utils.training.task import train_step
 
 NER = 1
 

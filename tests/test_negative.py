@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from utils.dataset import Dataset
-from utils.readers import PP_MAX_POSITION, SETTINGS, position_tags, read_conll03_pp
+from utils.data.dataset import Dataset
+from utils.data.readers import PP_MAX_POSITION, SETTINGS, position_tags, read_conll03_pp
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import train_mtl
-import utils.mtl
+import utils.training.joint
 from tests.test_joint import OPTIM, random_masks, snapshot, tiny_model
-from utils.mtl import JointTask, train_joint
-from utils.training import train_step
+from utils.training.joint import JointTask, train_joint
+from utils.training.task import train_step
 
 
 def recorded_steps(tiny_data, monkeypatch, scope: str) -> tuple[list, list]:
@@ -26,7 +26,7 @@ def recorded_steps(tiny_data, monkeypatch, scope: str) -> tuple[list, list]:
         steps.append((task, id(optimizer), before, snapshot(model_)))
         return loss
 
-    monkeypatch.setattr(utils.mtl, "train_step", recording)
+    monkeypatch.setattr(utils.training.joint, "train_step", recording)
     tasks = [JointTask(i, tiny_data.tasks[i], masks[i]) for i in range(2)]
     train_joint(model, tasks, epochs=1, batch_size=2, optim=OPTIM, scheduler="fix", sampling="round-robin",
                 device="cpu", pad_index=tiny_data.words.padding_idx, generator=torch.Generator().manual_seed(0),

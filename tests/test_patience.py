@@ -8,12 +8,12 @@ import torch
 
 import train_mtl
 import train_single
-import utils.mtl
-import utils.training
+import utils.training.joint
+import utils.training.task
 from tests.test_joint import scripted_evaluate, tiny_model
 from tests.test_resume import BUDGET, Stop, assert_same, files_of, stop_after
-from utils.mtl import JointTask, train_joint
-from utils.training import patience_spent, train_task
+from utils.training.joint import JointTask, train_joint
+from utils.training.task import patience_spent, train_task
 
 OPTIM = "sgd(lr=0.1, momentum=0.9)"
 
@@ -32,7 +32,7 @@ def test_patience_spent_counts_epochs_since_the_best() -> None:
 
 
 def scripted_dev(scores: list[float]):
-    """A stand-in for utils.training.evaluate: dev score of epoch k is scores[k-1]; the weights at each call are
+    """A stand-in for utils.training.task.evaluate: dev score of epoch k is scores[k-1]; the weights at each call are
     recorded so that the kept best-dev weights can be identified."""
     seen = []
 
@@ -55,7 +55,7 @@ def test_step1_round_stops_after_patience_epochs_without_improvement(tiny_data, 
     """Dev 10, 20, 15, 20 (a tie is no improvement), 30: with patience 2 the round ends after epoch 4 (two epochs
     since the best, epoch 2), keeping epoch 2's weights; epoch 5 is never trained."""
     evaluate, seen = scripted_dev([10, 20, 15, 20, 30])
-    monkeypatch.setattr(utils.training, "evaluate", evaluate)
+    monkeypatch.setattr(utils.training.task, "evaluate", evaluate)
     result = run_task(tiny_data, epochs=5, patience=2)
     assert (result.best_epoch, result.best_dev, result.epochs, result.stopped_early) == (2, 20, 4, True)
     assert [h["epoch"] for h in result.history] == [1, 2, 3, 4]
@@ -68,7 +68,7 @@ def test_step1_epoch_lines_say_stopped_early_only_on_an_early_stop(tiny_data, mo
     """Dev 10, 20, 15, 20: patience 2 is spent at epoch 4. Its line says the round stopped early when epochs were
     left (5), not when epoch 4 was the last anyway; no other line says it."""
     evaluate, _ = scripted_dev([10, 20, 15, 20])
-    monkeypatch.setattr(utils.training, "evaluate", evaluate)
+    monkeypatch.setattr(utils.training.task, "evaluate", evaluate)
     lines = []
     run_task(tiny_data, epochs=epochs, patience=2, log=lines.append)
     assert len(lines) == 4
@@ -77,11 +77,11 @@ def test_step1_epoch_lines_say_stopped_early_only_on_an_early_stop(tiny_data, mo
 
 def test_patience_zero_and_a_stop_at_the_last_epoch_are_not_early(tiny_data, monkeypatch) -> None:
     evaluate, _ = scripted_dev([10, 9, 8, 7])
-    monkeypatch.setattr(utils.training, "evaluate", evaluate)
+    monkeypatch.setattr(utils.training.task, "evaluate", evaluate)
     result = run_task(tiny_data, epochs=4, patience=0)
     assert (result.epochs, result.stopped_early, result.best_epoch) == (4, False, 1)
     evaluate, _ = scripted_dev([10, 20, 9])
-    monkeypatch.setattr(utils.training, "evaluate", evaluate)
+    monkeypatch.setattr(utils.training.task, "evaluate", evaluate)
     result = run_task(tiny_data, epochs=3, patience=1)
     assert (result.epochs, result.stopped_early) == (3, False)
     assert "stopped_early" not in result.history[-1]
@@ -90,7 +90,7 @@ def test_patience_zero_and_a_stop_at_the_last_epoch_are_not_early(tiny_data, mon
 def test_a_saved_state_that_spent_its_patience_trains_no_further(tiny_data, monkeypatch) -> None:
     """Resuming from the state saved at the stopping epoch: no epoch is trained, the same result comes back."""
     evaluate, _ = scripted_dev([10, 5, 99])
-    monkeypatch.setattr(utils.training, "evaluate", evaluate)
+    monkeypatch.setattr(utils.training.task, "evaluate", evaluate)
     states = []
     first = run_task(tiny_data, epochs=3, patience=1, checkpoint=states.append)
     assert first.epochs == 2 and len(states) == 2
@@ -103,7 +103,7 @@ def test_joint_training_stops_on_the_dev_average(tiny_data, monkeypatch) -> None
     """Averages 10, 20, 15, 20, 30: patience 2 stops after epoch 4 with epoch 2 selected; on_best saw 1 and 2."""
     dev = [{"pos": 10, "ner": 10}, {"pos": 30, "ner": 10}, {"pos": 5, "ner": 25}, {"pos": 10, "ner": 30},
            {"pos": 50, "ner": 10}]
-    monkeypatch.setattr(utils.mtl, "evaluate", scripted_evaluate(dev, []))
+    monkeypatch.setattr(utils.training.joint, "evaluate", scripted_evaluate(dev, []))
     tasks = [JointTask(i, tiny_data.tasks[i], None) for i in range(2)]
     bests = []
     result = train_joint(tiny_model(tiny_data), tasks, epochs=5, batch_size=4, optim=OPTIM, scheduler="fix",
@@ -119,7 +119,7 @@ def test_joint_epoch_lines_say_stopped_early_only_on_an_early_stop(tiny_data, mo
     """Averages 10, 20, 15, 20: patience 2 is spent at epoch 4. The epoch-4 line says "stopped early" when epochs
     were left (5), not when epoch 4 was the last anyway; no other line says it."""
     dev = [{"pos": 10, "ner": 10}, {"pos": 30, "ner": 10}, {"pos": 5, "ner": 25}, {"pos": 10, "ner": 30}]
-    monkeypatch.setattr(utils.mtl, "evaluate", scripted_evaluate(dev, []))
+    monkeypatch.setattr(utils.training.joint, "evaluate", scripted_evaluate(dev, []))
     tasks = [JointTask(i, tiny_data.tasks[i], None) for i in range(2)]
     train_joint(tiny_model(tiny_data), tasks, epochs=epochs, batch_size=4, optim=OPTIM, scheduler="fix",
                 sampling="round-robin", device="cpu", pad_index=tiny_data.words.padding_idx,

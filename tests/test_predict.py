@@ -11,7 +11,7 @@ import pytest
 
 import predict
 from tests.conftest import conll_sentences
-from utils.readers import to_bioes
+from utils.data.readers import to_bioes
 from utils.runs.layout import RESULTS
 
 ROOT = Path(__file__).resolve().parents[1]

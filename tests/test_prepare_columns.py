@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.conll import CONLLU_FORM
+from utils.data.conll import CONLLU_FORM
 
 ROOT = Path(__file__).resolve().parents[1]
 CONLLU = """# sent_id = 1

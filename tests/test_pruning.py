@@ -1,11 +1,11 @@
-"""utils.pruning: the per-round pruning rate, the kept-fraction schedule, and global magnitude pruning."""
+"""utils.subnets.pruning: the per-round pruning rate, the kept-fraction schedule, and global magnitude pruning."""
 import math
 
 import pytest
 import torch
 
-from utils.masks import count_kept
-from utils.pruning import kept_schedule, prune_global, pruning_rate
+from utils.subnets.masks import count_kept
+from utils.subnets.pruning import kept_schedule, prune_global, pruning_rate
 
 # REFERENCE §2: kept % per round for --pruning_iter 20 --final_rate 0.1.
 REFERENCE_KEPT = [100, 89.13, 79.43, 70.79, 63.10, 56.23, 50.12, 44.67, 39.81, 35.48, 31.62, 28.18, 25.12,

@@ -1,4 +1,4 @@
-"""Tests for utils.readers against the real shared corpora and hand-made files."""
+"""Tests for utils.data.readers against the real shared corpora and hand-made files."""
 
 import re
 import shutil
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.readers import (
+from utils.data.readers import (
     SETTINGS,
     SPLITS,
     TASKS,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from utils.readers import TagError, read_conll03, read_conll03_pp, to_bio, to_bioes
+from utils.data.readers import TagError, read_conll03, read_conll03_pp, to_bio, to_bioes
 
 Span = tuple[int, int, str]  # [start, end) and type
 TYPES = ("PER", "LOC", "ORG", "MISC")

@@ -7,12 +7,12 @@ import torch
 from models import get_model
 from tests.conftest import build_tiny_dataset
 from tests.recipe_helpers import make_dataset
-from utils.batching import collate
-from utils.dataset import TASK_METRICS, embedding_table
-from utils.masks import masked_forward, prunable_names
-from utils.metrics import make_metric
-from utils.params import encoder_params
-from utils.readers import read_conll03
+from utils.data.batching import collate
+from utils.data.dataset import TASK_METRICS, embedding_table
+from utils.subnets.masks import masked_forward, prunable_names
+from utils.training.metrics import make_metric
+from utils.subnets.params import encoder_params
+from utils.data.readers import read_conll03
 
 torch.set_num_threads(1)
 

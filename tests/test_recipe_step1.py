@@ -9,14 +9,14 @@ import pytest
 import torch
 
 import train_single
-import utils.training
+import utils.training.task
 from models import get_model
 from tests.recipe_helpers import (Recorder, catch_models, make_dataset, numbered_corpus, record_steps,
                                   scale_loss, scripted_evaluate, states_equal)
-from utils.masks import load_mask
+from utils.subnets.masks import load_mask
 from utils.runtime import set_seed
 from utils.settings import flat, settings_from_config
-from utils.training import train_task
+from utils.training.task import train_task
 
 torch.set_num_threads(1)
 
@@ -54,7 +54,7 @@ def step1(processed, save_dir, *extra: str) -> list[str]:
 def run(processed, tmp_path_factory):
     """train_single.py: 3 rounds (kept 100/50/25%) × 3 epochs, one sentence per batch, from an --init_weights
     file that differs from θ(0) everywhere (by 0.02-0.05), every loss × 1000 (gradients far above the clip)."""
-    from utils.dataset import Dataset
+    from utils.data.dataset import Dataset
 
     root = tmp_path_factory.mktemp("run1")
     data = Dataset.load(str(processed))
@@ -66,7 +66,7 @@ def run(processed, tmp_path_factory):
     recorder = Recorder()
     with pytest.MonkeyPatch.context() as mp:
         evaluate = scripted_evaluate(recorder, {"dev": DEV, "test": TEST})
-        mp.setattr(utils.training, "evaluate", evaluate)
+        mp.setattr(utils.training.task, "evaluate", evaluate)
         mp.setattr(train_single, "evaluate", evaluate)
         models = catch_models(mp, train_single)
         scale_loss(mp, 1000.0)
@@ -228,7 +228,7 @@ def test_gradient_norm_clipped_at_5_every_step(run):
 def test_default_rewind_point_is_theta0_shared_by_tasks(processed, tmp_path):
     """"initialise θ(0)": without --init_weights the rewind point is the seed's θ(0), the same for every task
     (so Step 3's subnets share it)."""
-    from utils.dataset import Dataset
+    from utils.data.dataset import Dataset
 
     for task in ("0", "1"):
         argv = step1(processed, tmp_path, "--epochs", "1", "--pruning_iter", "0", "--batch_size", "4")
@@ -255,7 +255,7 @@ def test_batches_of_10_every_sentence_once_per_epoch(tmp_path, monkeypatch):
             lambda m, a: timeline.append(a[1][:, 0].tolist()) if m.training else None)
         return model
     monkeypatch.setattr(train_single, "get_model", get_model)
-    monkeypatch.setattr(utils.training, "evaluate", lambda *a, **k: timeline.append("dev") or 1.0)
+    monkeypatch.setattr(utils.training.task, "evaluate", lambda *a, **k: timeline.append("dev") or 1.0)
     monkeypatch.setattr(train_single, "evaluate", lambda *a, **k: 1.0)
     train_single.main(["--data_path", str(tmp_path / "d"), "--save_dir", str(tmp_path / "o"), "--hidden_size", "8",
                        "--device", "cpu", "--epochs", "2", "--pruning_iter", "0"])
@@ -312,15 +312,15 @@ def test_span_tasks_also_record_the_originals_lenient_f1(processed, tmp_path, ru
 def test_epoch_loss_is_the_mean_training_loss_and_round_time_the_sum_of_epochs(tiny_data, monkeypatch):
     """Each epoch's history (scores.jsonl, metrics.jsonl, the terminal line) reports the mean loss of its training
     steps and its seconds; the round's seconds are the sum over its epochs (a clock that ticks 1 s per step)."""
-    losses, step, clock = [], utils.training.train_step, [0.0]
+    losses, step, clock = [], utils.training.task.train_step, [0.0]
 
     def spy(*args, **kwargs):
         losses.append(step(*args, **kwargs))
         clock[0] += 1.0
         return losses[-1]
 
-    monkeypatch.setattr(utils.training, "train_step", spy)
-    monkeypatch.setattr(utils.training, "time", types.SimpleNamespace(time=lambda: clock[0]))
+    monkeypatch.setattr(utils.training.task, "train_step", spy)
+    monkeypatch.setattr(utils.training.task, "time", types.SimpleNamespace(time=lambda: clock[0]))
     torch.manual_seed(0)
     model = get_model("cnn-lstm", tiny_data, hidden_size=8)
     result = train_task(model, None, 0, tiny_data.tasks[0], epochs=2, batch_size=1, optim="sgd(lr=0.1, momentum=0.9)",

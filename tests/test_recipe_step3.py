@@ -9,12 +9,12 @@ import pytest
 import torch
 
 import train_mtl
-import utils.mtl
+import utils.training.joint
 from models import get_model
 from tests.conftest import build_tiny_dataset
 from tests.recipe_helpers import (Recorder, attr, make_dataset, numbered_corpus, record_steps,
                                   scale_loss, scripted_evaluate, states_equal)
-from utils.masks import prunable_names, save_mask
+from utils.subnets.masks import prunable_names, save_mask
 from utils.settings import flat
 
 torch.set_num_threads(1)
@@ -72,7 +72,7 @@ def processed(tmp_path_factory):
 @pytest.fixture(scope="module")
 def sparse_run(processed, tmp_path_factory):
     """train_mtl.py with --masks_path (two half masks, an init_weights.th ≠ θ(0)), 3 epochs, batch 1."""
-    from utils.dataset import Dataset
+    from utils.data.dataset import Dataset
 
     root = tmp_path_factory.mktemp("run3")
     masks, init = mask_folder(Dataset.load(str(processed)), root / "mask")
@@ -179,7 +179,7 @@ def test_selection_on_dev_average_and_test_scored_once(processed, tmp_path, monk
     dev = {"dev": [10.0, 30.0, 60.0], "test": [0.0, 0.0, 100.0]}
     per_task = {"pos": scripted_evaluate(recorder, dev),
                 "ner": scripted_evaluate(recorder, {"dev": [50.0, 50.0, 0.0], "test": [0.0, 0.0, 100.0]})}
-    monkeypatch.setattr(utils.mtl, "evaluate", lambda model, mask, tid, task, *a, **k:
+    monkeypatch.setattr(utils.training.joint, "evaluate", lambda model, mask, tid, task, *a, **k:
                         per_task[task.name](model, mask, tid, task, *a, **k))
     final = Recorder()
     spy = scripted_evaluate(final, {})
@@ -212,7 +212,7 @@ def test_tasks_are_sampled_in_proportion_to_training_size(tmp_path, monkeypatch)
         model.register_forward_pre_hook(lambda m, a: events.append(a[0]) if m.training else None)
         return model
     monkeypatch.setattr(train_mtl, "get_model", get_model)
-    monkeypatch.setattr(utils.mtl, "evaluate", lambda *a, **k: 1.0)
+    monkeypatch.setattr(utils.training.joint, "evaluate", lambda *a, **k: 1.0)
     train_mtl.main(common(tmp_path / "d", tmp_path / "o", "--exp_name", "p", "--epochs", "4", "--batch_size", "1"))
     assert len(events) == 300
     assert 240 - 31 <= events.count(0) <= 240 + 31

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import report
-from utils.checkpoint import atomic_save
-from utils.masks import save_mask
+from utils.runs.checkpoint import atomic_save
+from utils.subnets.masks import save_mask
 from utils.runs import layout
 
 # A hand-made "model": prunable weights lstm 4×3 (12) and conv 2×2 (4); biases 4 + 2; embedding and head are no
@@ -266,7 +266,7 @@ def test_negative_transfer_table(tmp_path: Path) -> None:
 def test_encoder_count_of_the_paper_model() -> None:
     from models import get_model
     from tests.conftest import build_tiny_dataset
-    from utils.params import encoder_params
+    from utils.subnets.params import encoder_params
 
     model = get_model("cnn-lstm", build_tiny_dataset(dim=100), hidden_size=200, n_layer=1)
     assert encoder_params(model.state_dict()) == encoder_params(model) == 533_930

@@ -10,7 +10,7 @@ import pytest
 
 import report
 from tests.test_report import TASKS, named_run, write_all, write_joint, write_snapshot, write_step1
-from utils.metricslog import numbered_records, read_metrics, write_metrics
+from utils.training.metricslog import numbered_records, read_metrics, write_metrics
 from utils.report.files import write_text
 from utils.runs import layout
 

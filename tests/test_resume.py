@@ -11,8 +11,8 @@ import torch
 
 import train_mtl
 import train_single
-import utils.checkpoint
-from utils.resume import RunFolderBusy, RunLock
+import utils.runs.checkpoint
+from utils.runs.resume import RunFolderBusy, RunLock
 from utils.runs.layout import STATE
 
 BUDGET = ["--hidden_size", "8", "--batch_size", "2", "--device", "cpu"]
@@ -177,7 +177,7 @@ def test_step3_resumes_to_the_uninterrupted_result(tiny_processed, tmp_path, mon
 def test_step3_keeps_the_masks_it_trained_with(tiny_data, tiny_processed, tmp_path):
     """Step 2 may rewrite the masks folder later: the run keeps copies and --evaluate scores with them."""
     from tests.test_joint import random_masks, tiny_model
-    from utils.masks import save_mask
+    from utils.subnets.masks import save_mask
 
     model = tiny_model(tiny_data)
     masks = random_masks(model, 2, keep=0.5)
@@ -272,7 +272,7 @@ def test_full_disk_stops_with_one_line(tiny_processed, tmp_path, monkeypatch, ca
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(obj, path, *args, **kwargs)
 
-    monkeypatch.setattr(utils.checkpoint.torch, "save", full)
+    monkeypatch.setattr(utils.runs.checkpoint.torch, "save", full)
     with pytest.raises(SystemExit) as info:
         train_mtl.main(mtl_args(tiny_processed, tmp_path / "mtl"))
     assert info.value.code == 1

@@ -157,7 +157,7 @@ def test_the_ontonotes_setting_gives_the_papers_parameter_counts():
     model's encoder has the paper's OntoNotes # Params: hard sharing 1497k, single task 3 × 1497k = 4491k."""
     from models import get_model
     from tests.conftest import build_tiny_dataset
-    from utils.params import encoder_params
+    from utils.subnets.params import encoder_params
     from utils.pipeline import variables
     from utils.pipeline.settings import SETTINGS
 

@@ -1,12 +1,12 @@
-"""Task schedules of joint training (utils.sampling) and the LR multipliers of utils.mtl.lr_factor."""
+"""Task schedules of joint training (utils.training.sampling) and the LR multipliers of utils.training.joint.lr_factor."""
 import math
 from collections import Counter
 
 import pytest
 import torch
 
-from utils.mtl import lr_factor
-from utils.sampling import SAMPLINGS, epoch_schedule, proportional, resample, round_robin
+from utils.training.joint import lr_factor
+from utils.training.sampling import SAMPLINGS, epoch_schedule, proportional, resample, round_robin
 
 
 def gen(seed: int) -> torch.Generator:

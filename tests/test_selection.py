@@ -1,4 +1,4 @@
-"""Step 2 (utils.selection and prepare-masks.sh): choosing one round per task by best dev, sparsest among ties,
+"""Step 2 (utils.subnets.selection and prepare-masks.sh): choosing one round per task by best dev, sparsest among ties,
 never by test; gathering the chosen masks and the shared rewind point; the errors."""
 import filecmp
 import json
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from utils.masks import load_mask, save_mask
-from utils.selection import SelectionExists, choose_round, mask_file, prepare_masks, read_scores, same_rewind_point, task_dirs
+from utils.subnets.masks import load_mask, save_mask
+from utils.subnets.selection import SelectionExists, choose_round, mask_file, prepare_masks, read_scores, same_rewind_point, task_dirs
 from utils.runs import layout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -388,7 +388,7 @@ def test_script_usage():
 
 def test_module_cli_matches_script(tmp_path):
     single = make_tree(tmp_path)
-    result = subprocess.run([sys.executable, "-m", "utils.selection", "--single_dir", str(single), "--out_dir",
+    result = subprocess.run([sys.executable, "-m", "utils.subnets.selection", "--single_dir", str(single), "--out_dir",
                              str(tmp_path / "m"), "--rounds", "0", "0", "0"], cwd=ROOT, capture_output=True, text=True,
                             timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable})
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,7 @@ import pytest
 
 import train_mtl
 import train_single
-from utils import mtl, training
+from utils.training import joint as mtl, task as training
 from utils.settings import (JOINT, STEP1, JointSettings, Step1Settings, first_difference, same_settings,
                             settings_from_config, to_config)
 from utils.settings.config import field_type

@@ -8,12 +8,12 @@ import torch
 
 from models import get_model
 from tests.conftest import build_tiny_dataset
-from utils.checkpoint import atomic_save, save_state
-from utils.masks import full_mask, masked_forward, prunable_names, save_mask
+from utils.runs.checkpoint import atomic_save, save_state
+from utils.subnets.masks import full_mask, masked_forward, prunable_names, save_mask
 from utils.predict.inputs import Sentence
 from utils.predict.tagger import index_words, load_run, tag
 from utils.runs.layout import BEST, CONFIG, OWN_MASKS, RESULTS, task_mask
-from utils.snapshot import load_data_snapshot, save_data_snapshot
+from utils.data.snapshot import load_data_snapshot, save_data_snapshot
 
 
 def mode(path) -> int:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from fastNLP import Vocabulary
 
-from utils.pruning import kept_schedule
+from utils.subnets.pruning import kept_schedule
 from utils.runs import layout
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from models import get_model
-from utils.dataset import Dataset
-from utils.masks import load_mask, overlap_ratio
-from utils.params import encoder_params
+from utils.data.dataset import Dataset
+from utils.subnets.masks import load_mask, overlap_ratio
+from utils.subnets.params import encoder_params
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["pos", "chunk", "ner"]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from utils.dataset import Dataset
+from utils.data.dataset import Dataset
 
 if TYPE_CHECKING:  # utils.settings reads JSON with this module
     from utils.settings.groups import Data

@@ -77,10 +77,10 @@ def step1(request: Request, run: layout.Run, processed: str, task_ids: tuple[int
 
 
 def masks(request: Request, run: layout.Run, arm: str, rounds: tuple[str, ...] = ()) -> Stage:
-    """Step 2: utils.selection from <run>/step1[-nomtw]/cp into <run>/masks[-nomtw]."""
+    """Step 2: utils.subnets.selection from <run>/step1[-nomtw]/cp into <run>/masks[-nomtw]."""
     single_dir = request.single_dir or run.step1_tasks(arm)
     out = request.mask_dir or run.masks(arm)
-    command = ("-m", "utils.selection", "--single_dir", single_dir, "--out_dir", out,
+    command = ("-m", "utils.subnets.selection", "--single_dir", single_dir, "--out_dir", out,
                *(("--rounds", *rounds) if rounds else ()), *(("--overwrite",) if request.overwrite else ()))
     return Stage(f"Step 2{' without MTW' if arm == 'nomtw' else ''}: choose the subnets",
                  (Job("masks", "Step 2", command, out),))

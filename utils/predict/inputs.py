@@ -1,4 +1,4 @@
-"""predict.py's input: raw text (one sentence per line) or column files (CoNLL or CoNLL-U, read by utils.conll), the
+"""predict.py's input: raw text (one sentence per line) or column files (CoNLL or CoNLL-U, read by utils.data.conll), the
 word from the run's own word column, gold tags from the run's task columns or --columns, converted to the task's
 scheme. A word column that holds numbers or token ids where the run's vocabulary does not is refused."""
 from collections.abc import Sequence
@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from fastNLP import Vocabulary
 
-from utils.conll import CONLLU_FORM, are_token_ids, decode, detect_format, integer_share, read_rows
-from utils.dataset import Dataset
-from utils.readers import to_bio, to_bioes
+from utils.data.conll import CONLLU_FORM, are_token_ids, decode, detect_format, integer_share, read_rows
+from utils.data.dataset import Dataset
+from utils.data.readers import to_bio, to_bioes
 
 CONLL03_COLUMNS = {"pos": 1, "chunk": 2, "ner": 3}  # gold columns of CoNLL-2003 files (word first)
 CONLLU_EMPTY = "_"                                   # CoNLL-U's value of an unannotated field
@@ -107,7 +107,7 @@ def _word_column(data: Dataset, format: str, width: int, asked: int | None) -> i
 
 def read_columns(path: str, format: str, data: Dataset, names: Sequence[str], task_ids: Sequence[int],
                  columns: dict[str, int] | None = None, word_column: int | None = None) -> list[Sentence]:
-    """Sentences of a CoNLL (whitespace-separated, -DOCSTART- dropped) or CoNLL-U file (utils.conll.read_rows),
+    """Sentences of a CoNLL (whitespace-separated, -DOCSTART- dropped) or CoNLL-U file (utils.data.conll.read_rows),
     every row as wide as the first. The word comes from `word_column` (see _word_column); gold tags from `columns`
     (default: default_columns, used only when the file has more than the word column; for CoNLL-U only columns
     that are annotated, not all "_"), converted to the task's scheme."""

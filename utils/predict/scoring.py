@@ -1,9 +1,9 @@
-"""Scores of predicted tags against an input's gold columns with the training metrics (utils.metrics): token
+"""Scores of predicted tags against an input's gold columns with the training metrics (utils.training.metrics): token
 accuracy and, for span tasks, conlleval's precision, recall and F1 over exact spans, overall and per type."""
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
-from utils.metrics import SpanF1, TokenAccuracy, span_figures
+from utils.training.metrics import SpanF1, TokenAccuracy, span_figures
 from utils.predict.inputs import Sentence
 from utils.predict.tagger import Run
 

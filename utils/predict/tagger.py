@@ -10,9 +10,9 @@ from torch.nn.utils.rnn import pad_sequence
 
 from models import get_model
 from models.embedding import WordEmbedding
-from utils.checkpoint import load_weights
-from utils.dataset import Dataset, TaskData
-from utils.masks import Mask, masked_forward, to_device
+from utils.runs.checkpoint import load_weights
+from utils.data.dataset import Dataset, TaskData
+from utils.subnets.masks import Mask, masked_forward, to_device
 from utils.predict.inputs import Sentence
 from utils.runs.finished import FinishedRun, load_finished_run
 

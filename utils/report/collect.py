@@ -7,9 +7,9 @@ and the command that trains it, never filled in from another run."""
 import os
 from dataclasses import dataclass, field
 
-from utils.checkpoint import load_tensors
-from utils.masks import load_mask
-from utils.params import encoder_params
+from utils.runs.checkpoint import load_tensors
+from utils.subnets.masks import load_mask
+from utils.subnets.params import encoder_params
 from utils.report.read import read_joint, read_masks, read_selection, read_step1
 from utils.report.runs import Context, task_metrics
 from utils.report.tables import DEFAULT_TASKS, Row, Table, missing_lines, overlap_table, row_tasks, score_table

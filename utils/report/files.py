@@ -8,8 +8,8 @@ import os
 import tempfile
 from collections.abc import Callable
 
-from utils.checkpoint import umask_mode
-from utils.metricslog import numbered_records
+from utils.runs.checkpoint import umask_mode
+from utils.training.metricslog import numbered_records
 
 NUMBER = (int, float)
 

@@ -5,9 +5,9 @@ report uses and says in one line which file (and line) is wrong; an absent file 
 import os
 from dataclasses import dataclass
 
-from utils.checkpoint import load_tensors
-from utils.masks import Mask, load_mask
-from utils.params import encoder_params
+from utils.runs.checkpoint import load_tensors
+from utils.subnets.masks import Mask, load_mask
+from utils.subnets.params import encoder_params
 from utils.report.files import NUMBER, field, read_lines, read_object
 from utils.runs import layout
 

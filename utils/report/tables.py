@@ -8,8 +8,8 @@ import io
 import itertools
 from dataclasses import dataclass, field
 
-from utils.dataset import TASK_METRICS
-from utils.masks import Mask, overlap_ratio
+from utils.data.dataset import TASK_METRICS
+from utils.subnets.masks import Mask, overlap_ratio
 from utils.report.files import write_text
 
 TASK_NAMES = {"pos": "POS", "ner": "NER", "chunk": "Chunk", "pp": "PP"}

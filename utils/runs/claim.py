@@ -1,12 +1,12 @@
 """One run-folder logic for both training scripts: a run folder is new, stopped or finished; re-running a folder
 that holds a run needs --resume (or, for a joint run, --overwrite), resuming needs the same settings, and the run
-that goes on claims the folder (utils.resume.RunLock) only if no other run wrote it meanwhile. Every refusal is
+that goes on claims the folder (utils.runs.resume.RunLock) only if no other run wrote it meanwhile. Every refusal is
 a RunRefused with one line."""
 import os
 import shutil
 from dataclasses import dataclass
 
-from utils.resume import RunFolderBusy, RunLock
+from utils.runs.resume import RunFolderBusy, RunLock
 from utils.runs.layout import CONFIG, LOCK
 from utils.runtime import read_json
 from utils.settings import Settings, check_same_settings, settings_from_config

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from utils.dataset import Dataset
-from utils.masks import Mask, load_mask
+from utils.data.dataset import Dataset
+from utils.subnets.masks import Mask, load_mask
 from utils.runs.layout import BEST, CONFIG, OWN_MASKS, RESULTS, SCORES, in_folder, task_mask, weights_file
-from utils.selection import choose_round, mask_file, read_scores
-from utils.snapshot import has_data_snapshot, load_data_snapshot
+from utils.subnets.selection import choose_round, mask_file, read_scores
+from utils.data.snapshot import has_data_snapshot, load_data_snapshot
 from utils.settings import flat, settings_from_config
 
 MODEL_SETTINGS = ("arch", "hidden_size", "n_layer", "dropout", "crf")  # get_model's arguments (settings' Model group)

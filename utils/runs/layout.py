@@ -31,7 +31,7 @@ BEST = "best.th"                  # a joint run's best-dev weights
 INIT = "init_weights.th"          # the rewind point
 STATE = "resume.th"               # the state of the last finished epoch, removed when the run finishes
 LOCK = ".lock"                    # the advisory lock of the process that owns the folder
-SNAPSHOT = "data"                 # the run's copy of its vocabularies (utils.snapshot)
+SNAPSHOT = "data"                 # the run's copy of its vocabularies (utils.data.snapshot)
 OWN_MASKS = "masks"               # a joint run's copies of the masks it trained with
 SELECTION = "selection.json"      # Step 2's choice in a masks folder
 PLAN = "plan.json"                # the pipeline's record of a named run
@@ -177,7 +177,7 @@ def in_folder(path: str, *names: str) -> str:
 
 
 # report.py's files (in a run's report/ folder, or --out) and the data snapshot's description.
-SNAPSHOT_META = "meta.json"       # a data snapshot's settings and tasks (utils.snapshot), in <run folder>/data/
+SNAPSHOT_META = "meta.json"       # a data snapshot's settings and tasks (utils.data.snapshot), in <run folder>/data/
 REPORT_MARKDOWN = "report.md"
 KEPT_VS_DEV = "kept_vs_dev.png"
 LEARNING_CURVES = "learning_curves.png"

@@ -3,7 +3,7 @@ import torch
 
 
 def _optim(name: str, spec: object) -> str | None:
-    from utils.training import make_optimizer  # utils.training takes its defaults from the settings
+    from utils.training.task import make_optimizer  # utils.training.task takes its defaults from the settings
 
     try:
         make_optimizer(spec, [torch.zeros(1, requires_grad=True)])

@@ -5,7 +5,7 @@ import dataclasses
 import time
 
 from utils.runtime import HelpFormatter
-from utils.sampling import TRAINER_SAMPLING
+from utils.training.sampling import TRAINER_SAMPLING
 from utils.settings.checks import broken_rule
 from utils.settings.config import Settings, field_type
 from utils.settings.groups import Joint, JointOptions, JointSettings, Options, Step1Options, Step1Settings

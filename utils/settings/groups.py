@@ -10,11 +10,11 @@ from typing import ClassVar
 import torch
 
 from models import ARCHITECTURES
-from utils.batching import BATCHINGS
-from utils.masks import DEFAULT_NEED_CUT
+from utils.data.batching import BATCHINGS
+from utils.subnets.masks import DEFAULT_NEED_CUT
 from utils.runs.layout import (BEST, CONFIG, DIRECT_STEP1, DIRECT_STEP3, INIT, RESULTS, default_exp_dir,
                                default_processed)
-from utils.sampling import SAMPLINGS
+from utils.training.sampling import SAMPLINGS
 
 SCHEDULERS = ("fix", "decay", "inverse_sqrt")
 OPTIMIZER_SCOPES = ("task", "shared")

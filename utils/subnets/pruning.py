@@ -1,7 +1,7 @@
 """Iterative magnitude pruning (Algorithm 1 of the paper): the kept-fraction schedule and one global prune."""
 import torch
 
-from utils.masks import Mask, count_kept, count_total
+from utils.subnets.masks import Mask, count_kept, count_total
 
 
 def pruning_rate(final_rate: float, pruning_iter: int) -> float:

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from utils.checkpoint import atomic_save, load_tensors
+from utils.runs.checkpoint import atomic_save, load_tensors
 
 Mask = dict[str, torch.Tensor]
 DEFAULT_NEED_CUT = "lstm,conv"

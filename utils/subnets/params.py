@@ -4,7 +4,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from utils.masks import Mask
+from utils.subnets.masks import Mask
 
 # Encoder = the BiLSTM(s), the character CNN and, for soft sharing, the cross-stitch units; weights and biases.
 ENCODER_PATTERNS = ("lstm", "conv", "stitch")

@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from utils.checkpoint import load_tensors
+from utils.runs.checkpoint import load_tensors
 from utils.runs import layout
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 from fastNLP import Vocabulary
 
-from utils.checkpoint import atomic_save, load_tensors
+from utils.runs.checkpoint import atomic_save, load_tensors
 
 SPLITS = ("train", "dev", "test")
 # The metric each known task is scored with (REFERENCE §2): token accuracy, or span F1 over BIO / BIOES tags.

@@ -11,11 +11,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from utils.batching import Batch, collate, epoch_batches, sorted_batches
-from utils.dataset import TaskData
-from utils.masks import Mask, forward_with, masked_forward, masked_weights
-from utils.metrics import make_lenient_metric, make_metric
-from utils.resume import rng_state, set_rng_state
+from utils.data.batching import Batch, collate, epoch_batches, sorted_batches
+from utils.data.dataset import TaskData
+from utils.subnets.masks import Mask, forward_with, masked_forward, masked_weights
+from utils.training.metrics import make_lenient_metric, make_metric
+from utils.runs.resume import rng_state, set_rng_state
 from utils.settings.groups import STEP1
 
 class NonFiniteLoss(ArithmeticError):

@@ -9,15 +9,15 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from utils.batching import collate, epoch_batches
-from utils.dataset import TaskData
-from utils.distributed import SINGLE, Context, StepTrace, broadcast, broadcast_parameters, gather, gradient_averager, \
+from utils.data.batching import collate, epoch_batches
+from utils.data.dataset import TaskData
+from utils.training.distributed import SINGLE, Context, StepTrace, broadcast, broadcast_parameters, gather, gradient_averager, \
     seed_dropout, shard, steps_per_epoch
-from utils.masks import Mask
-from utils.resume import rng_state, set_rng_state
-from utils.sampling import epoch_schedule
+from utils.subnets.masks import Mask
+from utils.runs.resume import rng_state, set_rng_state
+from utils.training.sampling import epoch_schedule
 from utils.settings.groups import JOINT, OPTIMIZER_SCOPES, SCHEDULERS
-from utils.training import NonFiniteLoss, evaluate, make_optimizer, patience_spent, train_step
+from utils.training.task import NonFiniteLoss, evaluate, make_optimizer, patience_spent, train_step
 
 
 def lr_factor(name: str, step: int, epoch: int, warmup_steps: int = JOINT.warmup_steps,

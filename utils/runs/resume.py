@@ -7,7 +7,7 @@ import random
 import numpy as np
 import torch
 
-from utils.checkpoint import TEMP_PREFIX, TEMP_SUFFIX, atomic_save, load_tensors
+from utils.runs.checkpoint import TEMP_PREFIX, TEMP_SUFFIX, atomic_save, load_tensors
 from utils.runs.layout import LOCK, STATE
 
 

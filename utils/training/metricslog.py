@@ -4,8 +4,8 @@ records an epoch twice."""
 import json
 import os
 
-from utils.checkpoint import write_jsonl
-from utils.masks import Mask, kept_fraction
+from utils.runs.checkpoint import write_jsonl
+from utils.subnets.masks import Mask, kept_fraction
 from utils.runs.layout import METRICS
 
 

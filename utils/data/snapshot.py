@@ -7,8 +7,8 @@ import tempfile
 
 import torch
 
-from utils.checkpoint import atomic_save, load_tensors, umask_mode
-from utils.dataset import TASK_METRICS, Dataset, TaskData, load_vocabulary
+from utils.runs.checkpoint import atomic_save, load_tensors, umask_mode
+from utils.data.dataset import TASK_METRICS, Dataset, TaskData, load_vocabulary
 from utils.runs.layout import SNAPSHOT, SNAPSHOT_META
 
 SNAPSHOT_DIR = SNAPSHOT

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
-from utils.dataset import Split
+from utils.data.dataset import Split
 
 BATCHINGS = ("original", "bucket", "random")
 NUM_BUCKETS = 10

@@ -6,9 +6,9 @@ from typing import Callable
 
 from torch import nn
 
-from utils.checkpoint import save_state, write_jsonl
-from utils.masks import Mask, kept_fraction, save_mask, zero_pruned_
-from utils.pruning import prune_global
+from utils.runs.checkpoint import save_state, write_jsonl
+from utils.subnets.masks import Mask, kept_fraction, save_mask, zero_pruned_
+from utils.subnets.pruning import prune_global
 from utils.runs.layout import SCORES, mask_file, weights_file
 
 
