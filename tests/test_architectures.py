@@ -60,7 +60,33 @@ def task_loss(model, data: Dataset, task: int, mask=None) -> torch.Tensor:
 
 
 def test_registered_architectures():
-    assert ARCHITECTURES == ("cnn-lstm", "hier-lstm", "soft")
+    assert ARCHITECTURES == ("cnn-lstm", "hier-lstm", "soft", "random-lstm")
+
+
+# --- random-lstm: the original code's weaker model of the negative-transfer experiment (src/models.py RandomLSTM). ---
+
+def test_random_lstm_is_random_50d_words_into_a_bilstm_without_characters(data):
+    """Random 50-d word vectors (uniform ±sqrt(3/50), whatever the data's vectors), no character CNN, no word
+    dropout; its encoder is the BiLSTM alone: 2 directions × (4·200·(50 + 200) weights + 2·4·200 biases) = 403,200,
+    and the prunable weights are the BiLSTM's four weight matrices."""
+    model = get_model("random-lstm", data, hidden_size=200)
+    table = model.embedding.embedding.weight
+    assert table.shape == (data.embedding.shape[0], 50) and not torch.equal(table[2:, :50], data.embedding[2:, :50])
+    assert table[1:].abs().max() <= (3 / 50) ** 0.5 and table[1:].abs().max() > 0.9 * (3 / 50) ** 0.5
+    assert not any("char" in name for name, _ in model.named_parameters())
+    assert model.embedding.word_dropout == 0.0
+    assert encoder_params(model) == 2 * (4 * 200 * (50 + 200) + 2 * 4 * 200) == 403_200
+    assert sorted(prunable_names(model)) == sorted(f"lstm.lstm.weight_{kind}_l0{d}" for kind in ("ih", "hh")
+                                                   for d in ("", "_reverse"))
+
+
+def test_random_lstm_trains_through_a_mask(data):
+    model = build("random-lstm", data)
+    mask = {name: torch.rand_like(model.get_parameter(name)) > 0.5 for name in prunable_names(model)}
+    task_loss(model, data, NER, mask).backward()
+    for name, m in mask.items():
+        grad = model.get_parameter(name).grad
+        assert not grad[~m].any() and grad[m].any()
 
 
 # --- "# Params": encoder parameters with GloVe-100d inputs, hidden 200, one BiLSTM layer (REFERENCE §4). ---

@@ -75,6 +75,9 @@ def test_negative_runs_in_the_negative_folder_on_its_own_data():
     assert {flag(j, "--data_path") for s in stages for j in s.jobs if "--data_path" in j.command} == \
         {os.path.join("data", "processed", "conll03-pp")}
     assert flag(stages[0].jobs[0], "--init_weights") is None
+    assert {flag(j, "--arch") for s in stages for j in s.jobs if j.kind != "masks"} == {"random-lstm"}
+    current = plan(request("negative", negative_arch="cnn-lstm"))
+    assert {flag(j, "--arch") for s in current for j in s.jobs if j.kind != "masks"} == {"cnn-lstm"}
 
 
 @pytest.mark.parametrize("arguments, rounds", [((), ()), (("auto",), ()), (("1", "2", "3"), ("1", "2", "3")),
@@ -131,7 +134,8 @@ def test_other_environment_variables_are_not_taken_for_misspellings():
 
 
 @pytest.mark.parametrize("name, value", [("JOBS", "0"), ("JOBS", "1.5"), ("SEEDS", "1,,2"), ("SEEDS", "3,3"),
-                                         ("SEEDS", "a"), ("OVERWRITE", "yes"), ("DEVICES", "cpu,")])
+                                         ("SEEDS", "a"), ("OVERWRITE", "yes"), ("DEVICES", "cpu,"),
+                                         ("NEGATIVE_MODEL", "soft")])
 def test_bad_pipeline_variables_are_named(name, value):
     with pytest.raises(ValueError, match=f"^{name}="):
         variables.check_pipeline(variables.read({name: value}, {}, ()))

@@ -158,7 +158,8 @@ def main(argv: list[str]) -> None:
                       {job: tuple(variables.training_flags(values, job)) for job in variables.TRAINING},
                       tuple(arguments), tuple(variables.seeds(values)), processed_pp,
                       task_ids(processed_pp, setting, "PROCESSED_PP") if mode == "negative" else (0, 1), overwrite,
-                      values.get("SINGLE_DIR") or None, values.get("MASK_DIR") or None)
+                      values.get("SINGLE_DIR") or None, values.get("MASK_DIR") or None,
+                      values.get("NEGATIVE_MODEL") or variables.NEGATIVE_MODELS[0])
     try:
         stages = plan(request)
     except ValueError as error:

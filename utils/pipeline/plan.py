@@ -59,14 +59,15 @@ class Request:
     overwrite: bool = False
     single_dir: str | None = None   # masks: Step 1's task folders and the masks folder, instead of the run's
     mask_dir: str | None = None
+    negative_arch: str = "random-lstm"  # negative transfer's model: the paper's weaker one (NEGATIVE_MODEL)
 
 
 def step1(request: Request, run: layout.Run, processed: str, task_ids: tuple[int, ...], arm: str,
-          init: str | None, seed: tuple[str, ...]) -> Stage:
+          init: str | None, seed: tuple[str, ...], extra: tuple[str, ...] = ()) -> Stage:
     """Step 1 for every task, side by side: train_single.py per task into <run>/step1[-nomtw]/cp/<task_id>."""
     jobs = []
     for task in task_ids:
-        command = ("train_single.py", *request.flags.get("step1", ()), *seed, "--resume", "--data_path", processed,
+        command = ("train_single.py", *request.flags.get("step1", ()), *seed, *extra, "--resume", "--data_path", processed,
                    "--save_dir", run.step1(arm), "--task_id", str(task), "--exp_name", str(task),
                    *(("--init_weights", init) if init else ()))
         jobs.append(Job("step1", f"Step 1, task {task}", command, run.step1_task(task, arm), task,
@@ -96,10 +97,10 @@ def joint(request: Request, run: layout.Run, processed: str, kind: str, out: str
 
 
 def step3(request: Request, run: layout.Run, processed: str, arm: str, seed: tuple[str, ...],
-          masks_dir: str | None = None) -> Stage:
+          masks_dir: str | None = None, extra: tuple[str, ...] = ()) -> Stage:
     masks_dir = masks_dir or run.masks(arm)
     return joint(request, run, processed, "step3", run.step3(arm), seed,
-                 ("--masks_path", masks_dir, "--system", SPARSE[arm]),
+                 ("--masks_path", masks_dir, "--system", SPARSE[arm], *extra),
                  f"Step 3{' without MTW' if arm == 'nomtw' else ''}: train the subnets jointly")
 
 
@@ -133,12 +134,13 @@ def run_baselines(request: Request, run: layout.Run, seed: tuple[str, ...]) -> l
 
 
 def run_negative(request: Request, run: layout.Run, seed: tuple[str, ...]) -> list[Stage]:
-    """NER + position prediction with the recipe minus MTW (Step 1's round 0 is the single-task baseline)."""
-    negative = run.negative
-    stages = [step1(request, negative, request.processed_pp, request.pp_task_ids, "mtw", None, seed),
-              masks(request, negative, "mtw"), step3(request, negative, request.processed_pp, "mtw", seed),
-              joint(request, negative, request.processed_pp, "baseline", negative.baseline("hard"), seed,
-                    ("--arch", "cnn-lstm"), "negative transfer: hard sharing")]
+    """NER + position prediction with the recipe minus MTW (Step 1's round 0 is the single-task baseline), on the
+    paper's weaker model by default (request.negative_arch)."""
+    negative, arch = run.negative, ("--arch", request.negative_arch)
+    stages = [step1(request, negative, request.processed_pp, request.pp_task_ids, "mtw", None, seed, arch),
+              masks(request, negative, "mtw"), step3(request, negative, request.processed_pp, "mtw", seed, None, arch),
+              joint(request, negative, request.processed_pp, "baseline", negative.baseline("hard"), seed, arch,
+                    f"negative transfer: hard sharing (--arch {request.negative_arch})")]
     return [Stage(f"negative transfer, {s.title}", s.jobs, s.parallel) for s in stages]
 
 

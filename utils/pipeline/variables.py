@@ -63,6 +63,8 @@ PIPELINE = {
     "OVERWRITE": "1: start afresh, deleting the run's folders (only inside EXP_DIR)",
     "REUSE": "0: train every job even when a finished job with the same settings exists in EXP_DIR",
     "PYTHON": "the project's Python (default: python, else python3)",
+    "NEGATIVE_MODEL": "negative transfer's model: random-lstm (the paper's weaker model, random 50-d word vectors, no "
+                      "character CNN; the default) or cnn-lstm (the CNN-BiLSTM of the other experiments)",
     "SINGLE_DIR": "masks: Step 1's task folders to choose from (default: the run's step1/cp)",
     "MASK_DIR": "masks: the folder to write the choice to (default: the run's masks/)",
 }
@@ -72,6 +74,7 @@ PIPELINE = {
 # 20-round schedule at rounds 0, 5, 10, 15, 20) with 3 epochs per round and per joint run and early stopping.
 PROFILES = {"paper": {}, "quick": {"EPOCHS": "3", "PATIENCE": "1", "PRUNING_ITER": "4", "FINAL_RATE": "0.1",
                                    "JOBS": "3"}}
+NEGATIVE_MODELS = ("random-lstm", "cnn-lstm")
 WARMUP_EPOCHS = "1"   # "briefly", the paper says: one epoch of hard sharing
 JOBS = "1"
 
@@ -155,6 +158,8 @@ def check_pipeline(values: Values) -> None:
     for name in ("OVERWRITE", "REUSE"):
         if get(name, "") not in ("", "0", "1"):
             raise ValueError(f"{name}={get(name)}: expected 1 or 0")
+    if get("NEGATIVE_MODEL", "random-lstm") not in NEGATIVE_MODELS:
+        raise ValueError(f"NEGATIVE_MODEL={get('NEGATIVE_MODEL')}: expected {' or '.join(NEGATIVE_MODELS)}")
     devices = get("DEVICES", "")
     if devices and not all(devices.split(",")):
         raise ValueError(f"DEVICES={devices}: expected comma-separated devices, e.g. cuda:0,cuda:1")
