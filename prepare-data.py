@@ -10,7 +10,7 @@ from typing import NoReturn
 import torch
 
 from utils.data.conll import CONLLU_FORM, FORMATS, are_token_ids, detect_format
-from utils.data.dataset import Dataset, build_vocabularies, embedding_table, index_corpus, summary
+from utils.data.dataset import UNK_VECTORS, Dataset, build_vocabularies, embedding_table, index_corpus, summary
 from utils.data.glove import read_vectors
 from utils.data.readers import (COLUMN_SCHEMES, PP_MAX_POSITION, SPLITS, ColumnTask, read_column_tasks, read_conll03,
                            read_conll03_pp, read_ontonotes, read_ptb)
@@ -185,11 +185,12 @@ def prepare(args: argparse.Namespace, parser: argparse.ArgumentParser, out: str)
     else:
         warnings.warn("no --embedding given: word vectors are initialised at random", stacklevel=1)
         vectors, dim = {}, args.embedding_dim
-    table, word_rows, coverage = embedding_table(words, vectors, dim, generator)
+    table, word_rows, coverage = embedding_table(words, vectors, dim, generator, args.unk_vector)
     tasks = index_corpus(corpus, words, tags, {t.name: t.metric for t in columns} if columns else None)
     train_tokens = [w.lower() for task in corpus.values() for sentence, _ in task["train"] for w in sentence]
     covered = sum(1 for w in train_tokens if w in vectors)
-    info = {"embedding": {"path": args.embedding, "dim": dim, "types": coverage["types"], "found": coverage["found"]}}
+    info = {"embedding": {"path": args.embedding, "dim": dim, "types": coverage["types"], "found": coverage["found"],
+                          "unk": args.unk_vector}}
     if columns:
         info["columns"] = {"word_column": args.word_column, "format": args.format, "dev_fraction": args.dev_fraction,
                            "seed": args.seed,
@@ -226,6 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max_position", type=int, default=PP_MAX_POSITION, help="conll03-pp: positions from this one on share the tag '<max>+'")
     parser.add_argument("--embedding", help="GloVe text file (any dimension, .gz allowed, word2vec header line allowed), e.g. glove.6B.100d.txt")
     parser.add_argument("--embedding_dim", type=int, default=100, help="dimension of random word vectors when --embedding is not given")
+    parser.add_argument("--unk_vector", default="random", choices=UNK_VECTORS, help="the <unk> word vector's start: random like a training word's (this project's default) or zero (fastNLP's StaticEmbedding with pre-trained vectors, the original code's)")
     parser.add_argument("--dev_fraction", type=float, default=0.1, help="ptb: share of CoNLL-2000 train held out as chunking dev; columns: share of train held out as dev for a task without a dev file")
     parser.add_argument("--pos_standin", type=float, default=None, metavar="FRACTION", help="ptb without WSJ sections 0-18: ignore train.pos and split dev.pos (sections 19-21) into train and this share of dev, seeded by --seed")
     parser.add_argument("--seed", type=int, default=1, help="seed for random vectors and the dev hold-out (ptb, columns)")

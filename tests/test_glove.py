@@ -123,3 +123,25 @@ def test_gzip_data_needs_a_gz_name(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(b"a 1 2\n"))
     with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: gzip-compressed, but its name does not end in .gz$"):
         read_vectors(str(path))
+
+
+def test_the_unk_vector_starts_random_or_zero_as_fastnlp():
+    """--unk_vector: the <unk> row is drawn like a training word's (random, the default) or zero, as fastNLP's
+    StaticEmbedding starts it when pre-trained vectors are given (the original code); every other row is the same,
+    and any other choice is refused naming the flag."""
+    import torch
+    from fastNLP import Vocabulary
+
+    from utils.data.dataset import embedding_table
+
+    words = Vocabulary()
+    words.add_word_lst(["Paris", "rains", "paris", "zork"])
+    words.build_vocab()
+    vectors = {"paris": torch.ones(4)}
+    random_, rows, _ = embedding_table(words, vectors, 4, torch.Generator().manual_seed(3))
+    zero, same_rows, _ = embedding_table(words, vectors, 4, torch.Generator().manual_seed(3), "zero")
+    assert torch.equal(rows, same_rows) and int(rows[words.unknown_idx]) == 1
+    assert torch.count_nonzero(zero[1]) == 0 and torch.count_nonzero(random_[1]) == 4
+    assert torch.equal(zero[2:], random_[2:]) and torch.equal(zero[0], random_[0])
+    with pytest.raises(ValueError, match="--unk_vector 'ones'"):
+        embedding_table(words, vectors, 4, torch.Generator(), "ones")

@@ -217,12 +217,19 @@ def build_vocabularies(corpus: dict) -> tuple[Vocabulary, dict[str, Vocabulary]]
     return words, tags
 
 
+UNK_VECTORS = ("random", "zero")
+
+
 def embedding_table(words: Vocabulary, vectors: dict[str, torch.Tensor], dim: int,
-                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, dict]:
+                    generator: torch.Generator, unk: str = "random") -> tuple[torch.Tensor, torch.Tensor, dict]:
     """The initial word-embedding table, shared by case (words are looked up lowercased) as fastNLP's
     StaticEmbedding(lower=True) builds it: a GloVe vector where there is one, uniform ±sqrt(3/d) for training
-    words without one, zeros for padding; dev/test-only words without a vector fall back to <unk>.
+    words without one, zeros for padding; dev/test-only words without a vector fall back to <unk>. The <unk> row
+    is drawn like a training word's (`unk` "random", this project's default) or zero (`unk` "zero": fastNLP's
+    StaticEmbedding with pre-trained vectors, the original code's); the other rows are the same either way.
     Returns the table, the row of each vocabulary id, and coverage counts."""
+    if unk not in UNK_VECTORS:
+        raise ValueError(f"--unk_vector {unk!r}: expected one of {', '.join(UNK_VECTORS)}")
     trainable = set()
     for word, _ in words:
         if not words._is_word_no_create_entry(word):
@@ -237,6 +244,8 @@ def embedding_table(words: Vocabulary, vectors: dict[str, torch.Tensor], dim: in
     bound = (3.0 / dim) ** 0.5
     table = torch.empty(len(rows), dim).uniform_(-bound, bound, generator=generator)
     table[0] = 0.0
+    if unk == "zero":
+        table[1] = 0.0
     found = 0
     for lower, row in rows.items():
         if lower in vectors and row > 1:

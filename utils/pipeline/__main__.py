@@ -74,7 +74,8 @@ def prepare(setting: Setting, values: variables.Values, processed: str, overwrit
         if os.path.isfile(recorded):
             with open(recorded, encoding="utf-8") as handle:
                 before = json.load(handle)
-            changed = [f"{k}={inputs[k]!r} (was {before.get(k)!r})" for k in inputs if before.get(k) != inputs[k]]
+            changed = [f"{k}={inputs[k]!r} (was {before.get(k, '')!r})" for k in inputs
+                       if before.get(k, "") != inputs[k]]
             if changed:
                 fail(f"PROCESSED={processed} was prepared from other inputs: {', '.join(changed)}; OVERWRITE=1 "
                      "prepares it again from these, or set PROCESSED to another folder")

@@ -64,6 +64,8 @@ def usage(setting: Setting, environ: dict[str, str]) -> str:
     lines.append(wrap(f"EMBEDDING={setting.value(environ, 'EMBEDDING') or '(empty)'}: GloVe text vectors (any "
                       "dimension, .gz too; the paper's glove.6B.100d.txt, in glove.6B.zip from "
                       "https://nlp.stanford.edu/projects/glove/); EMBEDDING= (empty) uses random vectors", "  "))
+    lines.append(wrap("UNK_VECTOR=random|zero: the <unk> vector's start (zero: fastNLP's with pre-trained vectors, the "
+                      "original code's; prepare-data.py --unk_vector)", "  "))
     lines.append(f"budget profile: PROFILE={values.get('PROFILE')} (paper|quick); a variable set in the environment "
                  "wins over its profile's value")
     for profile, preset in variables.PROFILES.items():

@@ -29,13 +29,13 @@ class Setting:
 
     @property
     def variables(self) -> tuple[str, ...]:
-        return tuple(self.data) + ("EMBEDDING",)
+        return tuple(self.data) + ("EMBEDDING", "UNK_VECTOR")
 
     def value(self, environ: dict[str, str], name: str) -> str:
         """A data variable: the environment's value (empty included) or its default."""
         if name == "EMBEDDING":
             return environ.get("EMBEDDING", GLOVE)
-        return environ.get(name) if environ.get(name) else self.data[name][0]
+        return environ.get(name) if environ.get(name) else self.data.get(name, ("",))[0]
 
 
 def need_files(variable: str, folder: str, what: str, *names: str) -> None:
@@ -45,18 +45,20 @@ def need_files(variable: str, folder: str, what: str, *names: str) -> None:
                                "('help' lists the inputs; data/README.md says where to get them)")
 
 
-def embedding_flags(path: str) -> list[str]:
+def embedding_flags(get: Callable[[str], str]) -> list[str]:
+    """--embedding EMBEDDING (none for EMBEDDING= : random vectors) and --unk_vector UNK_VECTOR when set."""
+    path, unk = get("EMBEDDING"), (["--unk_vector", get("UNK_VECTOR")] if get("UNK_VECTOR") else [])
     if not path:
-        return []
+        return unk
     if not os.path.isfile(path):
         raise PrepareError(f"EMBEDDING={path}: no such file; {GLOVE_HINT}")
-    return ["--embedding", path]
+    return ["--embedding", path, *unk]
 
 
 def prepare_conll03(get: Callable[[str], str]) -> list[str]:
     need_files("DATA_DIR", get("DATA_DIR"), "CoNLL-2003's train.txt dev.txt test.txt", "train.txt", "dev.txt",
                "test.txt")
-    return ["--type", "conll03", "--dir", get("DATA_DIR"), *embedding_flags(get("EMBEDDING"))]
+    return ["--type", "conll03", "--dir", get("DATA_DIR"), *embedding_flags(get)]
 
 
 def prepare_ptb(get: Callable[[str], str]) -> list[str]:
@@ -70,7 +72,7 @@ def prepare_ptb(get: Callable[[str], str]) -> list[str]:
     need_files("NER_DIR", get("NER_DIR"), "CoNLL-2003's train.txt dev.txt test.txt", "train.txt", "dev.txt",
                "test.txt")
     return ["--type", "ptb", "--pos", get("WSJ_DIR"), "--chunk", get("CHUNK_DIR"), "--ner", get("NER_DIR"),
-            *embedding_flags(get("EMBEDDING")), *(["--pos_standin", "0.1"] if standin else [])]
+            *embedding_flags(get), *(["--pos_standin", "0.1"] if standin else [])]
 
 
 ONTONOTES_SPLITS = ("train", "development", "test")
@@ -98,7 +100,7 @@ def prepare_ontonotes(get: Callable[[str], str]) -> list[str]:
     if not os.path.isdir(folder):
         raise PrepareError(f"ONTONOTES_DIR={folder} is not a folder: set ONTONOTES_DIR to a CoNLL-2012 folder with "
                            "train/ development/ test/ ('help' says how to build one)")
-    return ["--type", "ontonotes", "--dir", english_view(folder), *embedding_flags(get("EMBEDDING"))]
+    return ["--type", "ontonotes", "--dir", english_view(folder), *embedding_flags(get)]
 
 
 def prepare_columns(get: Callable[[str], str]) -> list[str]:
@@ -112,7 +114,7 @@ def prepare_columns(get: Callable[[str], str]) -> list[str]:
                            ("WORD_COLUMN", "--word_column"), ("DEV_FRACTION", "--dev_fraction")):
         if get(variable):
             flags += [flag, get(variable)]
-    return flags + embedding_flags(get("EMBEDDING"))
+    return flags + embedding_flags(get)
 
 
 CONLL03_HELP = "CoNLL-2003 English train.txt dev.txt test.txt (word POS chunk NER; IOB1 or BIO)"
