@@ -228,7 +228,8 @@ def test_ctrl_c_stops_the_warmup_and_names_the_run(processed_conll03_small, tmp_
     assert process.returncode == 130
     time.sleep(1)
     assert run_processes(str(exp)) == [] and "Traceback" not in stderr
-    [line] = [line for line in stderr.splitlines() if line.startswith("interrupted by SIGINT")]
+    # the job's progress bar may end without a newline: the message starts where it says so
+    [line] = [line[line.index("interrupted by SIGINT"):] for line in stderr.splitlines() if "interrupted by SIGINT" in line]
     [name] = layout.named_runs(str(exp))
     assert line.endswith(f"re-run: WARMUP_EPOCHS=50 EXP_DIR={exp} PROCESSED={processed_conll03_small} "
                          f"PYTHON={sys.executable} NAME={name} bash run_conll03.sh warmup")

@@ -125,8 +125,10 @@ class Executor:
                 signal.signal(s, signal.SIG_IGN)
             stopped = self.stop_all()
             during = f" during '{self.stage}'" if self.stage else ""
-            print(f"interrupted by {error}{during}: stopped {stopped} job(s); to resume it from its last finished "
-                  f"epoch, re-run: {self.options.resume_hint}", file=sys.stderr, flush=True)
+            # on a terminal, a job's progress bar may have left the cursor mid-line
+            print(f"{chr(10) if sys.stderr.isatty() else ''}interrupted by {error}{during}: stopped {stopped} job(s); "
+                  f"to resume it from its last finished epoch, re-run: {self.options.resume_hint}", file=sys.stderr,
+                  flush=True)
             sys.exit(SIGNALS[error.signum])
         return False
 
