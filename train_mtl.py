@@ -23,7 +23,8 @@ from utils.settings.flags import parse
 from utils.data.snapshot import save_data_snapshot
 from utils.training.task import NonFiniteLoss, evaluate, evaluate_lenient
 
-SYSTEMS = {"cnn-lstm": "hard sharing", "hier-lstm": "hierarchical sharing", "soft": "soft sharing"}
+SYSTEMS = {"cnn-lstm": "hard sharing", "hier-lstm": "hierarchical sharing", "soft": "soft sharing",
+           "random-lstm": "hard sharing"}
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[JointSettings, JointOptions]:

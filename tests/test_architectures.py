@@ -223,3 +223,12 @@ def test_model_errors_name_only_flags_the_scripts_have(data, arch, kwargs):
         build(arch, data, **kwargs)
     named = set(re.findall(r"--[a-z_]+", str(info.value)))
     assert named <= flags, named - flags
+
+
+def test_every_architecture_names_its_row_of_the_paper_table():
+    """A joint run without masks is labelled by its architecture in results.json ("hard sharing" for random-lstm
+    too, as in the negative-transfer table), so no --arch fails when it writes its results."""
+    import train_mtl
+
+    assert set(train_mtl.SYSTEMS) == set(ARCHITECTURES)
+    assert train_mtl.SYSTEMS["random-lstm"] == train_mtl.SYSTEMS["cnn-lstm"] == "hard sharing"
