@@ -6,7 +6,7 @@
 # SINGLE_DIR and MASK_DIR name the two folders instead. A different choice already there needs OVERWRITE=1.
 # The same as `bash run_<setting>.sh masks ...`; PYTHON: the project's Python (default: python, else python3).
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
   exit $(( $# < 1 ))
 fi
 exec bash "$(dirname "$0")/utils/pipeline/run.sh" "$1" masks "${@:2}"
