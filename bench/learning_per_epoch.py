@@ -13,16 +13,19 @@ import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from utils.runs import layout  # noqa: E402
 
 
 def run_dir(out: str, task: int, batching: str, seed: int) -> str:
-    return os.path.join(out, "cp", f"task{task}-{batching}-seed{seed}")
+    return os.path.join(out, layout.STEP1_TASKS, f"task{task}-{batching}-seed{seed}")
 
 
 def run_one(args: argparse.Namespace, task: int, batching: str, seed: int) -> dict:
-    """Train one dense round (unless done) and return its scores.jsonl record."""
+    """Train one dense round (unless done) and return its first Step 1 scores record."""
     folder = run_dir(args.out, task, batching, seed)
-    scores = os.path.join(folder, "scores.jsonl")
+    scores = layout.in_folder(folder, layout.SCORES)
     if not os.path.isfile(scores):
         if os.path.isdir(folder):
             subprocess.run(["rm", "-rf", folder], check=True)
