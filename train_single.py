@@ -17,7 +17,8 @@ from utils.runtime import fail, load_data, set_seed, write_json
 from utils.settings import Step1Options, Step1Settings, to_config
 from utils.settings.flags import parse
 from utils.data.snapshot import save_data_snapshot
-from utils.training.task import NonFiniteLoss, evaluate, evaluate_lenient, train_task
+from utils.training.joint import step1_history, train_task
+from utils.training.task import NonFiniteLoss, evaluate, evaluate_lenient
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[Step1Settings, Step1Options]:
@@ -122,8 +123,9 @@ def train_rounds(settings: Step1Settings, options: Step1Options, model, data: Da
     def save_progress(train: dict | None) -> None:
         save_training_state(out_dir, {**progress, "mask": {n: m.cpu() for n, m in progress["mask"].items()},
                                       "train": train, "rng": rng_state(generator)})
+        epochs = None if train is None else {"history": step1_history(train["history"], task.name)}
         write_metrics(out_dir, step1_metrics(task.name, progress["records"], progress["round"], progress["mask"],
-                                             train))
+                                             epochs))
 
     def end_of_round(next_round: int, next_mask, finished: list[dict]) -> None:
         progress.update(round=next_round, mask=next_mask if next_mask is not None else progress["mask"],

@@ -13,7 +13,8 @@ import utils.training.task
 from tests.test_joint import scripted_evaluate, tiny_model
 from tests.test_resume import BUDGET, Stop, assert_same, files_of, stop_after
 from utils.training.joint import JointTask, train_joint
-from utils.training.task import patience_spent, train_task
+from utils.training.joint import train_task
+from utils.training.task import patience_spent
 
 OPTIM = "sgd(lr=0.1, momentum=0.9)"
 
@@ -55,7 +56,7 @@ def test_step1_round_stops_after_patience_epochs_without_improvement(tiny_data, 
     """Dev 10, 20, 15, 20 (a tie is no improvement), 30: with patience 2 the round ends after epoch 4 (two epochs
     since the best, epoch 2), keeping epoch 2's weights; epoch 5 is never trained."""
     evaluate, seen = scripted_dev([10, 20, 15, 20, 30])
-    monkeypatch.setattr(utils.training.task, "evaluate", evaluate)
+    monkeypatch.setattr(utils.training.joint, "evaluate", evaluate)
     result = run_task(tiny_data, epochs=5, patience=2)
     assert (result.best_epoch, result.best_dev, result.epochs, result.stopped_early) == (2, 20, 4, True)
     assert [h["epoch"] for h in result.history] == [1, 2, 3, 4]
@@ -68,7 +69,7 @@ def test_step1_epoch_lines_say_stopped_early_only_on_an_early_stop(tiny_data, mo
     """Dev 10, 20, 15, 20: patience 2 is spent at epoch 4. Its line says the round stopped early when epochs were
     left (5), not when epoch 4 was the last anyway; no other line says it."""
     evaluate, _ = scripted_dev([10, 20, 15, 20])
-    monkeypatch.setattr(utils.training.task, "evaluate", evaluate)
+    monkeypatch.setattr(utils.training.joint, "evaluate", evaluate)
     lines = []
     run_task(tiny_data, epochs=epochs, patience=2, log=lines.append)
     assert len(lines) == 4
@@ -77,11 +78,11 @@ def test_step1_epoch_lines_say_stopped_early_only_on_an_early_stop(tiny_data, mo
 
 def test_patience_zero_and_a_stop_at_the_last_epoch_are_not_early(tiny_data, monkeypatch) -> None:
     evaluate, _ = scripted_dev([10, 9, 8, 7])
-    monkeypatch.setattr(utils.training.task, "evaluate", evaluate)
+    monkeypatch.setattr(utils.training.joint, "evaluate", evaluate)
     result = run_task(tiny_data, epochs=4, patience=0)
     assert (result.epochs, result.stopped_early, result.best_epoch) == (4, False, 1)
     evaluate, _ = scripted_dev([10, 20, 9])
-    monkeypatch.setattr(utils.training.task, "evaluate", evaluate)
+    monkeypatch.setattr(utils.training.joint, "evaluate", evaluate)
     result = run_task(tiny_data, epochs=3, patience=1)
     assert (result.epochs, result.stopped_early) == (3, False)
     assert "stopped_early" not in result.history[-1]
@@ -90,7 +91,7 @@ def test_patience_zero_and_a_stop_at_the_last_epoch_are_not_early(tiny_data, mon
 def test_a_saved_state_that_spent_its_patience_trains_no_further(tiny_data, monkeypatch) -> None:
     """Resuming from the state saved at the stopping epoch: no epoch is trained, the same result comes back."""
     evaluate, _ = scripted_dev([10, 5, 99])
-    monkeypatch.setattr(utils.training.task, "evaluate", evaluate)
+    monkeypatch.setattr(utils.training.joint, "evaluate", evaluate)
     states = []
     first = run_task(tiny_data, epochs=3, patience=1, checkpoint=states.append)
     assert first.epochs == 2 and len(states) == 2

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import train_single
+import utils.training.joint
 import utils.training.task
 from models import get_model
 from tests.recipe_helpers import (Recorder, catch_models, make_dataset, numbered_corpus, record_steps,
@@ -16,7 +17,7 @@ from tests.recipe_helpers import (Recorder, catch_models, make_dataset, numbered
 from utils.subnets.masks import load_mask
 from utils.runtime import set_seed
 from utils.settings import flat, settings_from_config
-from utils.training.task import train_task
+from utils.training.joint import train_task
 
 torch.set_num_threads(1)
 
@@ -66,7 +67,7 @@ def run(processed, tmp_path_factory):
     recorder = Recorder()
     with pytest.MonkeyPatch.context() as mp:
         evaluate = scripted_evaluate(recorder, {"dev": DEV, "test": TEST})
-        mp.setattr(utils.training.task, "evaluate", evaluate)
+        mp.setattr(utils.training.joint, "evaluate", evaluate)
         mp.setattr(train_single, "evaluate", evaluate)
         models = catch_models(mp, train_single)
         scale_loss(mp, 1000.0)
@@ -255,7 +256,7 @@ def test_batches_of_10_every_sentence_once_per_epoch(tmp_path, monkeypatch):
             lambda m, a: timeline.append(a[1][:, 0].tolist()) if m.training else None)
         return model
     monkeypatch.setattr(train_single, "get_model", get_model)
-    monkeypatch.setattr(utils.training.task, "evaluate", lambda *a, **k: timeline.append("dev") or 1.0)
+    monkeypatch.setattr(utils.training.joint, "evaluate", lambda *a, **k: timeline.append("dev") or 1.0)
     monkeypatch.setattr(train_single, "evaluate", lambda *a, **k: 1.0)
     train_single.main(["--data_path", str(tmp_path / "d"), "--save_dir", str(tmp_path / "o"), "--hidden_size", "8",
                        "--device", "cpu", "--epochs", "2", "--pruning_iter", "0"])
@@ -312,15 +313,15 @@ def test_span_tasks_also_record_the_originals_lenient_f1(processed, tmp_path, ru
 def test_epoch_loss_is_the_mean_training_loss_and_round_time_the_sum_of_epochs(tiny_data, monkeypatch):
     """Each epoch's history (scores.jsonl, metrics.jsonl, the terminal line) reports the mean loss of its training
     steps and its seconds; the round's seconds are the sum over its epochs (a clock that ticks 1 s per step)."""
-    losses, step, clock = [], utils.training.task.train_step, [0.0]
+    losses, step, clock = [], utils.training.joint.train_step, [0.0]
 
     def spy(*args, **kwargs):
         losses.append(step(*args, **kwargs))
         clock[0] += 1.0
         return losses[-1]
 
-    monkeypatch.setattr(utils.training.task, "train_step", spy)
-    monkeypatch.setattr(utils.training.task, "time", types.SimpleNamespace(time=lambda: clock[0]))
+    monkeypatch.setattr(utils.training.joint, "train_step", spy)
+    monkeypatch.setattr(utils.training.joint, "time", types.SimpleNamespace(time=lambda: clock[0]))
     torch.manual_seed(0)
     model = get_model("cnn-lstm", tiny_data, hidden_size=8)
     result = train_task(model, None, 0, tiny_data.tasks[0], epochs=2, batch_size=1, optim="sgd(lr=0.1, momentum=0.9)",

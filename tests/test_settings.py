@@ -35,8 +35,7 @@ def test_defaults_are_the_groups_and_the_papers():
 
 
 @pytest.mark.parametrize("function,names", [
-    (training.train_task, {"clip_norm": STEP1.clip_norm, "lr_decay": STEP1.lr_decay, "patience": STEP1.patience}),
-    (training.inverse_time_decay, {"decay": STEP1.lr_decay}),
+    (mtl.train_task, {"clip_norm": STEP1.clip_norm, "lr_decay": STEP1.lr_decay, "patience": STEP1.patience}),
     (mtl.train_joint, {"clip_value": JOINT.clip_value, "warmup_steps": JOINT.warmup_steps,
                        "lr_decay": JOINT.lr_decay, "optimizer_scope": JOINT.optimizer_scope}),
     (mtl.lr_factor, {"warmup_steps": JOINT.warmup_steps, "decay": JOINT.lr_decay}),

@@ -1,4 +1,7 @@
-"""Step 3 of the paper: train all subnets jointly, each batch of task t through its mask M_t."""
+"""The training loop: Step 3 of the paper, all subnets trained jointly, each batch of task t through its mask M_t;
+and Step 1's training of one task's subnet, which is a joint run of that one task taking one pass over freshly
+drawn batches per epoch (`PASSES`) with Step 1's LR decay and clipping, keeping its best-dev weights in memory."""
+import copy
 import math
 import time
 from collections import Counter
@@ -16,8 +19,10 @@ from utils.training.distributed import SINGLE, Context, StepTrace, broadcast, br
 from utils.subnets.masks import Mask
 from utils.runs.resume import rng_state, set_rng_state
 from utils.training.sampling import epoch_schedule
-from utils.settings.groups import JOINT, OPTIMIZER_SCOPES, SCHEDULERS
+from utils.settings.groups import JOINT, OPTIMIZER_SCOPES, SCHEDULERS, STEP1
 from utils.training.task import NonFiniteLoss, evaluate, make_optimizer, patience_spent, train_step
+
+PASSES = "passes"  # one task, one pass over batches drawn afresh each epoch (Step 1): no task draw, no "random first"
 
 
 def lr_factor(name: str, step: int, epoch: int, warmup_steps: int = JOINT.warmup_steps,
@@ -65,8 +70,8 @@ class JointResult:
 def refill_batching(batching: str, sampling: str, first: bool) -> str:
     """How a task's next batches are composed. With `original` batching, as the original's loaders: random
     batches the first time (its loaders start with a RandomSampler), then bucketed, except that `resample`
-    re-creates them random; the other modes are what they say."""
-    if batching == "original" and (first or sampling == "resample"):
+    re-creates them random; the other modes, and Step 1's passes, are what they say."""
+    if batching == "original" and sampling != PASSES and (first or sampling == "resample"):
         return "random"
     return batching
 
@@ -78,7 +83,9 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
                 clip_norm: float | None = None, print_every: int = 0, warmup_steps: int = JOINT.warmup_steps,
                 lr_decay: float = JOINT.lr_decay, batching: str = JOINT.batching, state: dict | None = None,
                 checkpoint: Callable[[dict], None] | None = None, context: Context = SINGLE,
-                patience: int = JOINT.patience, optimizer_scope: str = JOINT.optimizer_scope) -> JointResult:
+                patience: int = JOINT.patience, optimizer_scope: str = JOINT.optimizer_scope,
+                describe: Callable[[EpochReport, bool], str] | None = None, label: str | None = None,
+                log: Callable[[str], None] = lambda line: print(line, flush=True)) -> JointResult:
     """Joint training. Every turn picks a task by `sampling` and makes a gradient step on the task's next batch
     through its mask with the task's own optimiser (`optimizer_scope` "task"), so neither the gradient nor the
     momentum of task t touches weights outside M_t; "shared" steps every task with one optimiser, as the original,
@@ -90,7 +97,9 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
     Data-parallel (`context` of N ranks): every rank draws the same schedule and batch lists from `generator`
     and takes its shard of each list; an epoch has the steps of one pass over the data, each step one batch per
     rank with gradients averaged over the ranks. Callbacks run, and the epoch line prints, on rank 0 only;
-    `checkpoint` gets every rank's batch queues and RNG states under "shards" (a resume needs the same N)."""
+    `checkpoint` gets every rank's batch queues and RNG states under "shards" (a resume needs the same N).
+    `describe(report, stopping)` makes the epoch line (default: every task's dev score and their average); `label`
+    names the run in a non-finite-loss error and the progress bar (default: the task); `log` receives the line."""
     params = [p for p in model.parameters() if p.requires_grad]
     if optimizer_scope not in OPTIMIZER_SCOPES:
         raise ValueError(f"--optimizer_scope {optimizer_scope!r}: expected one of {', '.join(OPTIMIZER_SCOPES)}")
@@ -103,7 +112,10 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
         batches = epoch_batches(refill_batching(batching, sampling, first), trains[k].lengths, batch_size, generator)
         return shard(batches, context)
 
-    queues = [refill(k, first=True) for k in range(len(tasks))]
+    passes = sampling == PASSES
+    if passes and (len(tasks) != 1 or context.active):
+        raise ValueError("one pass per epoch (Step 1) trains one task in one process")
+    queues = [[] if passes else refill(k, first=True) for k in range(len(tasks))]
     counts: Counter = Counter()
     result = JointResult(0, {})
     best_average, global_step, first_epoch = -math.inf, 0, 1
@@ -129,10 +141,14 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
             result.stopped_early = True
             break
         start, losses = time.time(), []
-        batches = [steps_per_epoch(math.ceil(n / batch_size), context) for n in sizes]
-        schedule = epoch_schedule(sampling, sizes, batches, generator)
-        for k in tqdm(schedule, desc=f"epoch {epoch}/{epochs}", leave=False, dynamic_ncols=True,
-                      disable=not context.is_main):
+        if passes:
+            queues = [refill(0)]
+            schedule = [0] * len(queues[0])
+        else:
+            batches = [steps_per_epoch(math.ceil(n / batch_size), context) for n in sizes]
+            schedule = epoch_schedule(sampling, sizes, batches, generator)
+        for k in tqdm(schedule, desc=f"{label + ' ' if label else ''}epoch {epoch}/{epochs}", leave=False,
+                      dynamic_ncols=True, disable=not context.is_main):
             if not queues[k]:
                 queues[k] = refill(k)
                 if sampling == "resample":
@@ -148,8 +164,9 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
                                      clip_norm=clip_norm, clip_value=clip_value, reduce=reduce))
             trace.record(model, tasks[k].mask, epoch, global_step + 1, k, indices)
             if not math.isfinite(losses[-1]):
-                raise NonFiniteLoss(f"task {tasks[k].data.name}: the loss is {losses[-1]} at epoch {epoch}, step "
-                                    f"{global_step + 1}; lower the learning rate (--optim) or check the data")
+                raise NonFiniteLoss(f"{label or 'task ' + tasks[k].data.name}: the loss is {losses[-1]} at epoch "
+                                    f"{epoch}, step {global_step + 1} (training sentences {indices}); lower the "
+                                    "learning rate (--optim) or check the data")
             global_step += 1
             counts[tasks[k].data.name] += 1
             if print_every and global_step % print_every == 0:
@@ -166,12 +183,10 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
             on_epoch(epoch)
         result.history.append(EpochReport(epoch, dev, average, sum(losses) / max(len(losses), 1),
                                           time.time() - start, improved))
-        scores = "  ".join(f"{name} {score:.2f}" for name, score in dev.items())
         stop = epoch < epochs and patience_spent(epoch, result.best_epoch, patience)
         if context.is_main:
-            print(f"epoch {epoch}: dev {scores}  average {average:.2f}{'  *best' if improved else ''}  "
-                  f"loss {result.history[-1].loss:.4f}  {result.history[-1].seconds:.0f}s"
-                  + (f"  (dev average not better for {patience} epoch(s): stopped early)" if stop else ""), flush=True)
+            log(describe(result.history[-1], stop) if describe else epoch_line(result.history[-1]) + (
+                f"  (dev average not better for {patience} epoch(s): stopped early)" if stop else ""))
         if checkpoint is not None:
             shards = gather({"queues": queues, "rng": rng_state(generator)}, context)
             if context.is_main:
@@ -183,3 +198,88 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
                             **({"world_size": context.world_size, "shards": shards} if context.active else {})})
     result.counts = dict(counts)
     return result
+
+
+def epoch_line(report: EpochReport) -> str:
+    """A joint epoch: every task's dev score, their average, the mean loss and the seconds."""
+    scores = "  ".join(f"{name} {score:.2f}" for name, score in report.dev.items())
+    return (f"epoch {report.epoch}: dev {scores}  average {report.average:.2f}{'  *best' if report.improved else ''}"
+            f"  loss {report.loss:.4f}  {report.seconds:.0f}s")
+
+
+@dataclass
+class TrainResult:
+    """What one training run of a subnet produced: its best-dev weights, when they were reached, the epochs
+    trained (fewer than asked when stopped early), and per epoch the dev score, mean training loss and seconds."""
+
+    best_state: dict
+    best_dev: float
+    best_epoch: int
+    epochs: int
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def joint_state(state: dict, task: str) -> dict:
+    """A Step 1 training state saved before Step 1 was a joint run of one task (its own optimiser, LR scheduler
+    and history of scalar dev scores), as the joint loop saves it; a state of today's form as it is."""
+    if "scheduler" not in state:
+        return state
+    history, best = [], -math.inf
+    for h in state["history"]:
+        history.append({"epoch": h["epoch"], "dev": {task: h["dev"]}, "average": h["dev"], "loss": h["loss"],
+                        "seconds": h["seconds"], "improved": h["dev"] > best})
+        best = max(best, h["dev"])
+    return {"epoch": state["epoch"], "model": state["model"], "optimizers": [state["optimizer"]], "queues": [[]],
+            "counts": {}, "global_step": 0, "best_average": state["best_dev"], "best_epoch": state["best_epoch"],
+            "best_dev": {task: state["best_dev"]}, "history": history, "rng": state["rng"],
+            "best_state": state["best_state"], "seconds": state["seconds"]}
+
+
+def step1_history(history: list[dict], task: str) -> list[dict]:
+    """A one-task joint run's epochs as Step 1 records them (scores.jsonl, metrics.jsonl): the task's dev score."""
+    return [{"epoch": h["epoch"], "dev": h["dev"][task], "loss": h["loss"], "seconds": round(h["seconds"], 2)}
+            for h in history]
+
+
+def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, *, epochs: int, batch_size: int,
+               optim: str, device: torch.device | str, pad_index: int, generator: torch.Generator,
+               batching: str = STEP1.batching, clip_norm: float | None = STEP1.clip_norm,
+               lr_decay: float = STEP1.lr_decay, desc: str = "",
+               log: Callable[[str], None] = lambda line: None, state: dict | None = None,
+               checkpoint: Callable[[dict], None] | None = None, patience: int = STEP1.patience) -> TrainResult:
+    """Step 1's training of one task's subnet from the model's current weights, as a joint run of that task: a
+    fresh optimiser, every epoch one pass over batches composed as `batching` says, LR × 1/(1+decay·epoch),
+    gradient-norm clipping, dev every epoch; keeps the best-dev weights. With `patience` > 0, stops once dev has
+    not improved for that many epochs. After every epoch `checkpoint` receives the whole training state (the best
+    weights included); given back as `state`, training continues after that epoch exactly as if it had not
+    stopped."""
+    best = {"state": copy.deepcopy(model.state_dict())}
+    state = joint_state(state, task.name) if state is not None else None
+    if state is not None:
+        best["state"] = state["best_state"]
+
+    def on_best(epoch: int) -> None:
+        best["state"] = copy.deepcopy(model.state_dict())
+
+    def line(report: EpochReport, stopping: bool) -> str:
+        text = (f"{desc} epoch {report.epoch}/{epochs}: dev {report.dev[task.name]:.2f}"
+                f"{'  *best' if report.improved else ''}  loss {report.loss:.4f}  {report.seconds:.0f}s")
+        return text + (f"  (dev not better for {patience} epoch(s): round stopped early)" if stopping else "")
+
+    def save(training: dict) -> None:
+        seconds = sum(h["seconds"] for h in training["history"])
+        checkpoint({**training, "best_state": best["state"], "seconds": seconds})
+
+    result = train_joint(model, [JointTask(task_id, task, mask)], epochs=epochs, batch_size=batch_size, optim=optim,
+                         scheduler="decay", sampling=PASSES, device=device, pad_index=pad_index, generator=generator,
+                         on_best=on_best, clip_value=None, clip_norm=clip_norm, lr_decay=lr_decay, batching=batching,
+                         state=state, patience=patience, checkpoint=save if checkpoint is not None else None,
+                         describe=line, label=desc, log=log)
+    history = step1_history([vars(r) for r in result.history], task.name)
+    if result.stopped_early and history:
+        history[-1]["stopped_early"] = True
+    trained = history[-1]["epoch"] if history else 0
+    return TrainResult(best["state"], result.best_dev.get(task.name, -math.inf), result.best_epoch, trained,
+                       sum(r.seconds for r in result.history), history, trained < epochs)
