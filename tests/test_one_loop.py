@@ -50,3 +50,20 @@ def test_one_pass_per_epoch_is_for_one_task(tiny_data):
         train_joint(model, tasks, epochs=1, batch_size=2, optim=OPTIM, scheduler="fix", sampling=PASSES,
                     device="cpu", pad_index=tiny_data.words.padding_idx, generator=torch.Generator(),
                     on_best=lambda epoch: None)
+
+
+def test_step1_batches_are_composed_as_asked_from_the_first_epoch(tiny_data, monkeypatch):
+    """"batch 10 drawn by length buckets" in every round's every epoch: Step 1 as a joint run of one task never takes
+    joint training's random first batches (the original's loaders), it draws `batching` afresh each epoch."""
+    import utils.training.joint
+
+    drawn = []
+    real = utils.training.joint.epoch_batches
+
+    def recording(batching, *args):
+        drawn.append(batching)
+        return real(batching, *args)
+
+    monkeypatch.setattr(utils.training.joint, "epoch_batches", recording)
+    run(tiny_data, 3)
+    assert drawn == ["original"] * 3

@@ -70,8 +70,8 @@ class JointResult:
 def refill_batching(batching: str, sampling: str, first: bool) -> str:
     """How a task's next batches are composed. With `original` batching, as the original's loaders: random
     batches the first time (its loaders start with a RandomSampler), then bucketed, except that `resample`
-    re-creates them random; the other modes, and Step 1's passes, are what they say."""
-    if batching == "original" and sampling != PASSES and (first or sampling == "resample"):
+    re-creates them random; the other modes are what they say (Step 1's passes never draw a first refill)."""
+    if batching == "original" and (first or sampling == "resample"):
         return "random"
     return batching
 
