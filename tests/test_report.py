@@ -192,7 +192,8 @@ def test_report_goes_into_the_run(tmp_path: Path) -> None:
     write_all(run)
     report.main(["conll03", "--exp_dir", str(tmp_path)])
     assert sorted(os.listdir(run.report)) == sorted(
-        [layout.REPORT_MARKDOWN, layout.KEPT_VS_DEV] + [layout.report_table(t) for t in ("main", "mtw", "overlap")])
+        [layout.REPORT_MARKDOWN, layout.KEPT_VS_DEV, layout.MASK_LAYERS, layout.MASK_PARTS, layout.MASK_OVERLAP]
+        + [layout.report_table(t) for t in ("main", "mtw", "overlap")])
 
 
 def test_mtw_table(out: Path) -> None:

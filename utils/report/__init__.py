@@ -2,5 +2,6 @@
 Modules, each importing only those before it: files (reading JSON with one-line errors, atomic writes), tables
 (rows and tables as data, Markdown and CSV), paper (the paper's numbers), read (the files of a run's stage
 folders), runs (which run, its data setting, its training folders, the commands to suggest), collect (one run's
-rows and tables), figures (kept_vs_dev.png, learning_curves.png), write (one run's report), seeds (the report
+rows and tables), layers (the masks per tensor part and per layer), figures (kept_vs_dev.png,
+learning_curves.png), heatmap (mask_overlap.png), write (one run's report), seeds (the report
 over seeds), compare (the closing table of run_<setting>.sh all)."""

@@ -178,6 +178,7 @@ def in_folder(path: str, *names: str) -> str:
 
 # report.py's files (in a run's report/ folder, or --out) and the data snapshot's description.
 SNAPSHOT_META = "meta.json"       # a data snapshot's settings and tasks (utils.data.snapshot), in <run folder>/data/
+PRETRAINED = "pretrained"         # in <run folder>/data/: a transformer's tokenizer and configuration
 REPORT_MARKDOWN = "report.md"
 KEPT_VS_DEV = "kept_vs_dev.png"
 LEARNING_CURVES = "learning_curves.png"
@@ -190,3 +191,10 @@ def report_table(table: str) -> str:
 # The output roots of train_single.py and train_mtl.py called directly, under exp/<setting>/ (the original's layout).
 DIRECT_STEP1 = "single"
 DIRECT_STEP3 = "mtl"
+
+# report.py's mask analysis per part and layer (utils.report.layers), in the report folder beside report.md.
+MASK_PARTS = "mask_parts.csv"     # the chosen subnets' density and overlap per part (LSTM gate block, char CNN, ...)
+MASK_LAYERS = "mask_layers.csv"   # the paper's Table 7 per layer
+MASK_ROUNDS = "mask_rounds.csv"   # each task's kept and newly pruned fraction per part, Step 1 round by round
+MASK_ROUND_OVERLAP = "mask_round_overlap.csv"   # the overlap per part of the tasks' masks of each Step 1 round
+MASK_OVERLAP = "mask_overlap.png" # heatmap: the chosen subnets' overlap per part and task group
