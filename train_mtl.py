@@ -3,21 +3,19 @@ multi-task warmup whose best.th is Step 1's --init_weights)."""
 import dataclasses
 import itertools
 import os
-import shutil
 import sys
 
-from models import get_model
 from utils.training import distributed
-from utils.runs.checkpoint import load_weights, save_state
+from utils.runs.checkpoint import link_or_copy, load_weights, save_state
 from utils.data.dataset import Dataset
-from utils.subnets.masks import load_mask, overlap_ratio, to_device
+from utils.subnets.masks import load_mask, overlap_ratio, prunable_names, to_device
 from utils.training.metricslog import joint_metrics, write_metrics
 from utils.training.joint import JointTask, train_joint
 from utils.subnets.params import encoder_params
 from utils.runs.resume import clear_training_state, load_training_state, save_training_state
 from utils.runs.claim import FINISHED, STOPPED, RunFolder, RunRefused
 from utils.runs.layout import BEST, CONFIG, EVALUATION, INIT, OWN_MASKS, RESULTS, epoch_weights, task_mask
-from utils.runtime import fail, load_data, set_seed, write_json
+from utils.runtime import build_model, fail, load_data, set_seed, write_json
 from utils.settings import JointOptions, JointSettings, to_config
 from utils.settings.flags import parse
 from utils.data.snapshot import save_data_snapshot
@@ -109,7 +107,7 @@ def score_run(settings: JointSettings, device: str, model, data: Dataset, tasks:
     return {"setting": data.setting, "system": system(settings), "tasks": rows,
             "dev_average": sum(r["dev"] for r in rows.values()) / len(rows),
             "test_average": sum(r["test"] for r in rows.values()) / len(rows),
-            "params": encoder_params(model, masks), "overlap": overlap}
+            "params": encoder_params(model, masks, prunable_names(model)), "overlap": overlap}
 
 
 def keep_copies(settings: JointSettings, run_dir: str, ids: list[int]) -> None:
@@ -118,17 +116,17 @@ def keep_copies(settings: JointSettings, run_dir: str, ids: list[int]) -> None:
     if settings.joint.masks_path:
         os.makedirs(os.path.join(run_dir, OWN_MASKS), exist_ok=True)
         for i in ids:
-            shutil.copyfile(os.path.join(settings.joint.masks_path, task_mask(i)),
+            link_or_copy(os.path.join(settings.joint.masks_path, task_mask(i)),
                             os.path.join(run_dir, OWN_MASKS, task_mask(i)))
     if settings.model.init_weights:
-        shutil.copyfile(settings.model.init_weights, os.path.join(run_dir, INIT))
+        link_or_copy(settings.model.init_weights, os.path.join(run_dir, INIT))
 
 
 def build(settings: JointSettings, device: str, data: Dataset, ids: list[int], masks_dir: str | None,
           weights: str | None) -> tuple:
     """The model (from `weights`, if given), its tasks with their masks on `device`, and the mask records."""
     spec = settings.model
-    model = get_model(spec.arch, data, spec.hidden_size, spec.n_layer, spec.dropout, spec.crf)
+    model = build_model(spec, data)
     try:
         records = load_masks(masks_dir, model, data, ids)
         if weights:
@@ -203,7 +201,7 @@ def train_run(settings: JointSettings, options: JointOptions, context: distribut
             keep_copies(settings, run_dir, ids)
             write_json(os.path.join(run_dir, CONFIG), {**to_config(settings), "invocation": dataclasses.asdict(options),
                                                        "world_size": context.world_size})
-            save_data_snapshot(data, run_dir)
+            save_data_snapshot(data, run_dir, model)
     try:
         result = train(settings, options, context, model, tasks, data, generator, saved, run_dir)
         if context.is_main:
@@ -244,6 +242,7 @@ def train(settings: JointSettings, options: JointOptions, context: distributed.C
                            on_best=save_best, on_epoch=save_epoch, clip_value=optimiser.clip_value or None,
                            clip_norm=optimiser.clip_norm or None, print_every=options.print_every,
                            warmup_steps=optimiser.warmup_steps, lr_decay=optimiser.lr_decay,
+                           warmup_ratio=optimiser.warmup_ratio, amp=optimiser.amp,
                            batching=optimiser.batching, state=saved, checkpoint=checkpoint, context=context,
                            patience=optimiser.patience, optimizer_scope=optimiser.optimizer_scope)
     except (NonFiniteLoss, ValueError) as error:

@@ -3,7 +3,6 @@ import dataclasses
 import os
 import sys
 
-from models import get_model
 from utils.runs.checkpoint import load_weights, save_state
 from utils.data.dataset import Dataset
 from utils.subnets.imp import RoundOutcome, run_imp
@@ -13,7 +12,7 @@ from utils.subnets.pruning import kept_schedule, pruning_rate
 from utils.runs.resume import clear_training_state, load_training_state, rng_state, save_training_state, set_rng_state
 from utils.runs.claim import FINISHED, NEW, STOPPED, RunFolder, RunRefused
 from utils.runs.layout import COMPLETE, CONFIG, INIT, STEP1_TASKS
-from utils.runtime import fail, load_data, set_seed, write_json
+from utils.runtime import build_model, fail, load_data, set_seed, write_json
 from utils.settings import Step1Options, Step1Settings, to_config
 from utils.settings.flags import parse
 from utils.data.snapshot import save_data_snapshot
@@ -69,8 +68,7 @@ def run(settings: Step1Settings, options: Step1Options) -> None:
         print(f"{out_dir}: Step 1 of {task.name} already finished; nothing to do")
         return
 
-    model = get_model(model_settings.arch, data, model_settings.hidden_size, model_settings.n_layer,
-                      model_settings.dropout, model_settings.crf)
+    model = build_model(model_settings, data)
     resumed = None
     try:
         names = prunable_names(model, settings.pruning.need_cut)
@@ -101,7 +99,7 @@ def run(settings: Step1Settings, options: Step1Options) -> None:
             write_json(os.path.join(out_dir, CONFIG), {"task": task.name, **to_config(settings),
                                                        "invocation": dataclasses.asdict(options),
                                                        "prunable": names, "alpha": alpha})
-            save_data_snapshot(data, out_dir)
+            save_data_snapshot(data, out_dir, model)
         print(f"task {task.name} (id {task_id}): {len(task.splits['train'])} train / {len(task.splits['dev'])} dev / "
               f"{len(task.splits['test'])} test sentences; {sum(m.numel() for m in progress['mask'].values()):,} "
               f"prunable weights; α = {alpha:.4f}", file=sys.stderr)
@@ -138,6 +136,8 @@ def train_rounds(settings: Step1Settings, options: Step1Options, model, data: Da
                             batch_size=optimiser.batch_size, optim=optimiser.optim, device=options.device,
                             pad_index=pad, generator=generator, batching=optimiser.batching,
                             clip_norm=optimiser.clip_norm or None, lr_decay=optimiser.lr_decay,
+                            scheduler=optimiser.scheduler, warmup_steps=optimiser.warmup_steps,
+                            warmup_ratio=optimiser.warmup_ratio, amp=optimiser.amp,
                             desc=f"[{task.name}] round {round_}", log=lambda line: print(line, flush=True),
                             state=pending, checkpoint=save_progress, patience=optimiser.patience)
         pending = None

@@ -4,8 +4,14 @@ from torch import nn
 
 from models.bilstm import BiLSTM
 from models.dropout import Dropout
-from models.embedding import TokenInput, WordEmbedding
+from models.embedding import TokenInput, WordEmbedding, char_cnn
+from models.encoder import SHARED, ModelSpec
 from models.heads import TaskHeads
+from models.hier_lstm import HierarchicalBiLSTM
+from models.random_lstm import RandomBiLSTM
+from models.soft import CrossStitchBiLSTM
+
+BILSTM_ARCHITECTURES = (SHARED, "hier-lstm", "soft", "random-lstm")
 
 
 class CNNBiLSTM(TokenInput):
@@ -19,7 +25,24 @@ class CNNBiLSTM(TokenInput):
         self.dropout = Dropout(dropout)
         self.heads = TaskHeads(2 * hidden_size, n_tags, crf)
 
-    def forward(self, task: int, words: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:
-        """Emission scores [batch, length, tags] of `task` for padded word ids."""
-        hidden, _ = self.lstm(self.embed(words), seq_len)
-        return self.heads(task, self.dropout(hidden))
+    ARCHITECTURES = BILSTM_ARCHITECTURES
+
+    @classmethod
+    def build(cls, data, spec: ModelSpec) -> TokenInput | RandomBiLSTM:
+        """--arch's model: this one (cnn-lstm), hierarchical or cross-stitch sharing, or the weaker random-lstm."""
+        n_tags = [len(task.tags) for task in data.tasks]
+        if spec.arch == "random-lstm":
+            return RandomBiLSTM(data.word_rows, data.embedding.shape[0], data.words.padding_idx, n_tags,
+                                spec.hidden_size, spec.n_layer, spec.dropout, spec.crf)
+        words = WordEmbedding(data.embedding, data.word_rows, data.words.padding_idx, spec.word_dropout, spec.dropout)
+        char = char_cnn(data.words, spec.dropout)
+        if spec.arch == "hier-lstm":
+            return HierarchicalBiLSTM(words, char, n_tags, spec.hidden_size, spec.n_layer, spec.dropout, spec.crf,
+                                      spec.task_layers)
+        if spec.arch == "soft":
+            return CrossStitchBiLSTM(words, char, n_tags, spec.hidden_size, spec.n_layer, spec.dropout, spec.crf)
+        return cls(words, char, n_tags, spec.hidden_size, spec.n_layer, spec.dropout, spec.crf)
+
+    def encode(self, task: int, words: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:
+        """The BiLSTM's outputs [batch, length, 2·hidden], the same for every task."""
+        return self.lstm(self.embed(words), seq_len)[0]

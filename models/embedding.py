@@ -8,6 +8,7 @@ from fastNLP.embeddings import CNNCharEmbedding
 from torch import nn
 
 from models.dropout import Dropout
+from models.encoder import Encoder
 
 CHAR_DIM = 30
 
@@ -88,8 +89,8 @@ def char_cnn(words: Vocabulary, dropout: float) -> CNNCharEmbedding:
     return module
 
 
-class TokenInput(nn.Module):
-    """What every architecture starts with: a token is its word vector concatenated with its character CNN
+class TokenInput(Encoder):
+    """What every BiLSTM architecture starts with: a token is its word vector concatenated with its character CNN
     features (Ma & Hovy 2016)."""
 
     def __init__(self, word_embedding: WordEmbedding, char: nn.Module) -> None:
@@ -103,3 +104,28 @@ class TokenInput(nn.Module):
 
     def embed(self, words: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.embedding(words), self.char(words)], dim=-1)
+
+    def add_words(self, words: list[str], rows: list[int]) -> None:
+        add_words(self, words, rows)
+
+
+def add_words(model: nn.Module, words: list[str], rows: list[int]) -> None:
+    """Give the model's word and character lookups entries for words beyond the vocabulary (ids follow it): each
+    word's vector is table row `rows[i]`, its characters its own (unseen ones as the unknown character)."""
+    for module in model.modules():
+        if isinstance(module, WordEmbedding):
+            extra = torch.tensor(rows, dtype=module.word_rows.dtype, device=module.word_rows.device)
+            module.word_rows = torch.cat([module.word_rows, extra])
+        elif isinstance(module, CNNCharEmbedding):
+            chars = [[module.char_vocab.to_index(c) for c in word] for word in words]
+            table = module.words_to_chars_embedding
+            width = max(table.size(1), max(len(c) for c in chars))
+            pad = module.char_pad_index
+            table = torch.cat([table, table.new_full((table.size(0), width - table.size(1)), pad)], dim=1)
+            extra = table.new_full((len(chars), width), pad)
+            for row, ids in enumerate(chars):
+                extra[row, :len(ids)] = torch.tensor(ids)
+            module.words_to_chars_embedding = torch.cat([table, extra])
+            lengths = torch.tensor([len(c) for c in chars], dtype=module.word_lengths.dtype,
+                                   device=module.word_lengths.device)
+            module.word_lengths = torch.cat([module.word_lengths, lengths])

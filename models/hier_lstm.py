@@ -49,9 +49,9 @@ class HierarchicalBiLSTM(TokenInput):
         self.dropout = Dropout(dropout)
         self.heads = TaskHeads(2 * hidden_size, n_tags, crf)
 
-    def forward(self, task: int, words: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:
-        """Emission scores [batch, length, tags] of `task`, from the layers up to the task's own only."""
+    def encode(self, task: int, words: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:
+        """The output of `task`'s layer, computing only the layers up to it."""
         hidden = self.embed(words)
         for layer in self.lstm[:self.task_layers[task]]:
             hidden, _ = layer(hidden, seq_len)
-        return self.heads(task, self.dropout(hidden))
+        return hidden

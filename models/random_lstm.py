@@ -4,11 +4,11 @@ single-task NER of 71.05 with it (against 89.36 for the CNN-BiLSTM) is what make
 import math
 
 import torch
-from torch import nn
 
 from models.bilstm import BiLSTM
 from models.dropout import Dropout
-from models.embedding import WordEmbedding
+from models.embedding import WordEmbedding, add_words
+from models.encoder import Encoder
 from models.heads import TaskHeads
 
 WORD_DIM = 50   # StaticEmbedding(vocab, embedding_dim=50) in the original
@@ -23,7 +23,7 @@ def random_table(rows: int, dim: int = WORD_DIM) -> torch.Tensor:
     return table
 
 
-class RandomBiLSTM(nn.Module):
+class RandomBiLSTM(Encoder):
     """Random word vectors (no word dropout, dropout on them) -> BiLSTM -> dropout -> the task's head."""
 
     def __init__(self, word_rows: torch.Tensor, rows: int, pad_index: int, n_tags: list[int], hidden_size: int = 200,
@@ -34,7 +34,9 @@ class RandomBiLSTM(nn.Module):
         self.dropout = Dropout(dropout)
         self.heads = TaskHeads(2 * hidden_size, n_tags, crf)
 
-    def forward(self, task: int, words: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:
-        """Emission scores [batch, length, tags] of `task` for padded word ids."""
-        hidden, _ = self.lstm(self.embedding(words), seq_len)
-        return self.heads(task, self.dropout(hidden))
+    def encode(self, task: int, words: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:
+        """The BiLSTM's outputs [batch, length, 2·hidden], the same for every task."""
+        return self.lstm(self.embedding(words), seq_len)[0]
+
+    def add_words(self, words: list[str], rows: list[int]) -> None:
+        add_words(self, words, rows)

@@ -41,11 +41,10 @@ class CrossStitchBiLSTM(TokenInput):
         """Each task's BiLSTM of layer `depth` on its own input stream, stacked to [T, batch, length, 2·hidden]."""
         return torch.stack([lstm(x, seq_len)[0] for lstm, x in zip(self.lstm[depth], streams)])
 
-    def forward(self, task: int, words: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:
-        """Emission scores [batch, length, tags] of `task` from its mixed top stream."""
+    def encode(self, task: int, words: torch.Tensor, seq_len: torch.Tensor) -> torch.Tensor:
+        """`task`'s mixed top stream."""
         top = len(self.lstm) - 1
         streams = [self.embed(words)] * len(self.heads.out)
         for depth in range(top):
             streams = list(torch.einsum("ij,jbld->ibld", self.stitch[depth], self.run_layer(depth, streams, seq_len)))
-        mixed = torch.einsum("j,jbld->bld", self.stitch[top][task], self.run_layer(top, streams, seq_len))
-        return self.heads(task, self.dropout(mixed))
+        return torch.einsum("j,jbld->bld", self.stitch[top][task], self.run_layer(top, streams, seq_len))

@@ -135,15 +135,15 @@ def scripted_evaluate(recorder: Recorder, scores: dict[str, list[float]], defaul
 
 
 def catch_models(monkeypatch, module) -> list:
-    """Patch `module.get_model` so every model it builds is appended to the returned list."""
+    """Patch `module.build_model` so every model it builds is appended to the returned list."""
     built = []
-    original = module.get_model
+    original = module.build_model
 
-    def get_model(*args, **kwargs):
+    def build_model(*args, **kwargs):
         model = original(*args, **kwargs)
         built.append(model)
         return model
-    monkeypatch.setattr(module, "get_model", get_model)
+    monkeypatch.setattr(module, "build_model", build_model)
     return built
 
 

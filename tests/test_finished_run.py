@@ -16,7 +16,8 @@ from utils.runs.layout import BEST, CONFIG, OWN_MASKS, RESULTS, SCORES, mask_fil
 from utils.settings import settings_from_config, to_config
 from utils.data.snapshot import save_data_snapshot
 
-MODEL = {"arch": "cnn-lstm", "hidden_size": 8, "n_layer": 1, "dropout": 0.5, "crf": False}
+MODEL = {"encoder": "bilstm", "pretrained": None, "subword_pooling": "first", "arch": "cnn-lstm", "hidden_size": 8,
+         "n_layer": 1, "dropout": 0.5, "crf": False}
 
 
 def write_json(path, value) -> None:

@@ -157,3 +157,21 @@ def test_job_keys_follow_inputs_and_ignore_where_a_job_writes(tmp_path):
     assert same == keys("b", {**base, "warmup": ("--epochs", "1", "--device", "cpu")})
     other = keys("c", {**base, "warmup": ("--epochs", "2")})
     assert other[0] != same[0] and all(o != s for o, s in zip(other[1:5], same[1:5]))
+
+
+def test_a_transformer_has_the_baselines_defined_for_it():
+    stages = plan(request("baselines", encoder="transformer"))
+    assert [flag(s.jobs[0], "--arch") for s in stages if s.title.startswith("baseline")] == ["cnn-lstm"]
+    with pytest.raises(ValueError, match="NEGATIVE_MODEL=random-lstm is a BiLSTM model"):
+        plan(request("negative", encoder="transformer"))
+    assert plan(request("negative", encoder="transformer", negative_arch="cnn-lstm"))
+
+
+def test_the_cheap_baseline_modes():
+    run = layout.run("exp/x", "r")
+    single = plan(request("single-task"))
+    assert outputs(single) == [run.step1_task(t, "nomtw") for t in range(3)]
+    assert all(parse_flags(j.command)[1]["--pruning_iter"] == "0" and flag(j, "--init_weights") is None
+               for j in single[0].jobs)
+    hard = plan(request("hard"))
+    assert outputs(hard) == [run.baseline("hard")] and flag(hard[0].jobs[0], "--arch") == "cnn-lstm"

@@ -248,14 +248,14 @@ def test_batches_of_10_every_sentence_once_per_epoch(tmp_path, monkeypatch):
     firsts = {data.words.to_index(f"w{i}") for i in range(23)}
     timeline = []
     models = catch_models(monkeypatch, train_single)
-    original = train_single.get_model
+    original = train_single.build_model
 
-    def get_model(*args, **kwargs):
+    def build_model(*args, **kwargs):
         model = original(*args, **kwargs)
         model.register_forward_pre_hook(
             lambda m, a: timeline.append(a[1][:, 0].tolist()) if m.training else None)
         return model
-    monkeypatch.setattr(train_single, "get_model", get_model)
+    monkeypatch.setattr(train_single, "build_model", build_model)
     monkeypatch.setattr(utils.training.joint, "evaluate", lambda *a, **k: timeline.append("dev") or 1.0)
     monkeypatch.setattr(train_single, "evaluate", lambda *a, **k: 1.0)
     train_single.main(["--data_path", str(tmp_path / "d"), "--save_dir", str(tmp_path / "o"), "--hidden_size", "8",

@@ -39,9 +39,9 @@ def watch_forwards(monkeypatch, masks: list[dict], events: list) -> list:
     """Catch the model train_mtl builds and append, at every forward pass, (training?, task, whether the weights
     the pass computes with are zero outside M_task, share of M_task's entries that are non-zero)."""
     built = []
-    original = train_mtl.get_model
+    original = train_mtl.build_model
 
-    def get_model(*args, **kwargs):
+    def build_model(*args, **kwargs):
         model = original(*args, **kwargs)
 
         def hook(module, args):
@@ -52,7 +52,7 @@ def watch_forwards(monkeypatch, masks: list[dict], events: list) -> list:
         model.register_forward_pre_hook(hook)
         built.append(model)
         return model
-    monkeypatch.setattr(train_mtl, "get_model", get_model)
+    monkeypatch.setattr(train_mtl, "build_model", build_model)
     return built
 
 
@@ -205,13 +205,13 @@ def test_tasks_are_sampled_in_proportion_to_training_size(tmp_path, monkeypatch)
     data = make_dataset(numbered_corpus({"pos": 60, "ner": 15}))
     data.save(str(tmp_path / "d"))
     events = []
-    original = train_mtl.get_model
+    original = train_mtl.build_model
 
-    def get_model(*args, **kwargs):
+    def build_model(*args, **kwargs):
         model = original(*args, **kwargs)
         model.register_forward_pre_hook(lambda m, a: events.append(a[0]) if m.training else None)
         return model
-    monkeypatch.setattr(train_mtl, "get_model", get_model)
+    monkeypatch.setattr(train_mtl, "build_model", build_model)
     monkeypatch.setattr(utils.training.joint, "evaluate", lambda *a, **k: 1.0)
     train_mtl.main(common(tmp_path / "d", tmp_path / "o", "--exp_name", "p", "--epochs", "4", "--batch_size", "1"))
     assert len(events) == 300

@@ -17,7 +17,7 @@ from utils.settings.groups import JointOptions, Step1Options
 
 SCRIPTS = {Step1Settings: (train_single, Step1Options), JointSettings: (train_mtl, JointOptions)}
 # A broken value for every rule (utils.settings.checks); the message must name the flag.
-BROKEN = {"positive": "0", "non_negative": "-1", "off_or_positive": "-1", "dropout": "1.0", "rate": "0",
+BROKEN = {"positive": "0", "non_negative": "-1", "off_or_positive": "-1", "dropout": "1.0", "fraction": "1.0", "rate": "0",
           "optim": "rmsprop(lr=1)", "device": "nosuchdevice"}
 
 
@@ -55,8 +55,9 @@ def test_every_field_is_a_flag_with_its_default(kind):
     other = {bool: True, int: 3, float: 0.25, str: "lstm"}
     for group in dataclasses.fields(kind):
         for spec in dataclasses.fields(group.type):
-            value = spec.metadata["choices"][-1] if spec.metadata["choices"] else other[field_type(spec)]
+            value = list(spec.metadata["choices"])[-1] if spec.metadata["choices"] else other[field_type(spec)]
             argv = [f"--{spec.name}"] if value is True else [f"--{spec.name}", str(value)]
+            argv += {"encoder": ["--pretrained", "x"], "pretrained": ["--encoder", "transformer"]}.get(spec.name, [])
             if spec.name != "optim":
                 assert getattr(getattr(script.parse_args(argv)[0], group.name), spec.name) == value, spec.name
 

@@ -12,7 +12,8 @@ import torch
 from utils.data.dataset import Dataset
 
 if TYPE_CHECKING:  # utils.settings reads JSON with this module
-    from utils.settings.groups import Data
+    from models.encoder import Encoder
+    from utils.settings.groups import Data, Model
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -33,6 +34,20 @@ def load_data(settings: "Data") -> Dataset:
         fail(str(error))
     data.limit(settings.train_limit, settings.eval_limit)
     return data
+
+
+def build_model(spec: "Model | dict", data: Dataset) -> "Encoder":
+    """The model of a run's Model settings (a dataclass, or a finished run's settings by name), its weights drawn
+    from the global RNG (a transformer: its pretrained weights); a model that cannot be built exits with its
+    one-line error."""
+    from models import get_model
+    get = spec.get if isinstance(spec, dict) else lambda key, default=None: getattr(spec, key, default)
+    try:
+        return get_model(get("arch"), data, get("hidden_size"), get("n_layer"), get("dropout"), get("crf"),
+                         encoder=get("encoder", "bilstm"), pretrained=get("pretrained"),
+                         subword_pooling=get("subword_pooling", "first"))
+    except ValueError as error:
+        fail(str(error))
 
 
 def set_seed(seed: int) -> torch.Generator:

@@ -1,5 +1,6 @@
-"""A run folder's copy of what its model is built from (vocabularies, tag sets, word-vector rows), so a finished
-run can tag text after the processed data folder is gone. The embedding table itself lives in the weights."""
+"""A run folder's copy of what its model is built from (vocabularies, tag sets, word-vector rows, and what the
+encoder itself needs: a transformer's tokenizer and configuration), so a finished run can tag text after the
+processed data folder and the pretrained model are gone. The weights themselves live in the run's weight files."""
 import json
 import os
 import shutil
@@ -9,15 +10,16 @@ import torch
 
 from utils.runs.checkpoint import atomic_save, load_tensors, umask_mode
 from utils.data.dataset import TASK_METRICS, Dataset, TaskData, load_vocabulary
-from utils.runs.layout import SNAPSHOT, SNAPSHOT_META
+from utils.runs.layout import PRETRAINED, SNAPSHOT, SNAPSHOT_META
 
 SNAPSHOT_DIR = SNAPSHOT
 TENSORS = "snapshot.pt"
 
 
-def save_data_snapshot(data: Dataset | str, run_dir: str) -> str:
+def save_data_snapshot(data: Dataset | str, run_dir: str, model=None) -> str:
     """Write meta.json, words.vocab, tags.<task>.vocab and snapshot.pt (word_rows and the embedding table's shape)
-    of `data` (a Dataset or a processed data folder) into run_dir/data, complete or not at all; returns that path."""
+    of `data` (a Dataset or a processed data folder), and what `model` (a models.encoder.Encoder) needs beyond them
+    (into pretrained/), into run_dir/data, complete or not at all; returns that path."""
     if not isinstance(data, Dataset):
         data = Dataset.load(data)
     os.makedirs(run_dir, exist_ok=True)
@@ -32,6 +34,8 @@ def save_data_snapshot(data: Dataset | str, run_dir: str) -> str:
                     os.path.join(tmp, TENSORS))
         meta = {"setting": data.setting, "tasks": [{"name": t.name, "metric": t.metric} for t in data.tasks],
                 **data.info}
+        if model is not None:
+            model.save_snapshot(os.path.join(tmp, PRETRAINED))
         with open(os.path.join(tmp, SNAPSHOT_META), "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=2)
         _publish(tmp, out)
@@ -54,6 +58,12 @@ def _publish(tmp: str, out: str) -> None:
 
 def has_data_snapshot(run_dir: str) -> bool:
     return os.path.isfile(os.path.join(run_dir, SNAPSHOT_DIR, SNAPSHOT_META))
+
+
+def pretrained_snapshot(run_dir: str) -> str | None:
+    """The run's copy of its transformer's tokenizer and configuration, None when it has none."""
+    folder = os.path.join(run_dir, SNAPSHOT_DIR, PRETRAINED)
+    return folder if os.path.isdir(folder) else None
 
 
 def load_data_snapshot(run_dir: str) -> Dataset:

@@ -160,7 +160,7 @@ def main(argv: list[str]) -> None:
                       tuple(arguments), tuple(variables.seeds(values)), processed_pp,
                       task_ids(processed_pp, setting, "PROCESSED_PP") if mode == "negative" else (0, 1), overwrite,
                       values.get("SINGLE_DIR") or None, values.get("MASK_DIR") or None,
-                      values.get("NEGATIVE_MODEL") or variables.NEGATIVE_MODELS[0])
+                      values.get("NEGATIVE_MODEL") or variables.NEGATIVE_MODELS[0], values.get("ENCODER") or "bilstm")
     try:
         stages = plan(request)
     except ValueError as error:

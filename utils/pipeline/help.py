@@ -16,6 +16,10 @@ MODE_HELP = (
     ("all", "warmup -> Step 1 from the warmup -> Step 2 -> Step 3 -> a table of each task's test score"),
     ("baselines", "every row of the paper's main table and the MTW ablation: all, Step 1 to 3 from θ(0) "
                   "(step1-nomtw: its round 0 is the single-task row), hard / soft / hierarchical sharing"),
+    ("single-task", "the single-task row alone, cheaply: Step 1's dense round from θ(0) (a transformer: the "
+                    "pretrained weights), no pruning -> $EXP_DIR/$NAME/step1-nomtw/cp/<task_id>/ (baselines later "
+                    "needs OVERWRITE=1 there)"),
+    ("hard", "the hard-sharing row alone -> $EXP_DIR/$NAME/hard/"),
     ("negative", "negative transfer, NER + position prediction ($PROCESSED_PP from prepare-data.py --type "
                  "conll03-pp): Step 1 from θ(0), Step 2, sparse and hard sharing -> $EXP_DIR/$NAME/negative/"),
 )

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 from utils.runs import layout
 
-MODES = ("prepare", "single", "warmup", "masks", "mtl", "all", "baselines", "negative")
+MODES = ("prepare", "single", "warmup", "masks", "mtl", "all", "baselines", "single-task", "hard", "negative")
 SPARSE = {"mtw": "sparse sharing", "nomtw": "sparse sharing (no MTW)"}
 BASELINE_ARCHS = {"hard": "cnn-lstm", "soft": "soft", "hier": "hier-lstm"}
+BILSTM_ONLY = ("soft", "hier")  # baselines whose architecture exists for the BiLSTM encoder only
 # What marks a job's folder finished, by kind.
 FINISHED = {"step1": layout.COMPLETE, "warmup": layout.RESULTS, "step3": layout.RESULTS, "baseline": layout.RESULTS,
             "masks": layout.SELECTION}
@@ -60,6 +61,7 @@ class Request:
     single_dir: str | None = None   # masks: Step 1's task folders and the masks folder, instead of the run's
     mask_dir: str | None = None
     negative_arch: str = "random-lstm"  # negative transfer's model: the paper's weaker one (NEGATIVE_MODEL)
+    encoder: str = "bilstm"             # ENCODER: soft and hierarchical sharing are defined for the BiLSTM only
 
 
 def step1(request: Request, run: layout.Run, processed: str, task_ids: tuple[int, ...], arm: str,
@@ -130,12 +132,16 @@ def run_baselines(request: Request, run: layout.Run, seed: tuple[str, ...]) -> l
     return [*run_all(request, run, seed),
             step1(request, run, request.processed, request.task_ids, "nomtw", None, seed),
             masks(request, run, "nomtw"), step3(request, run, request.processed, "nomtw", seed),
-            *(baseline(request, run, kind, seed) for kind in BASELINE_ARCHS)]
+            *(baseline(request, run, kind, seed) for kind in BASELINE_ARCHS
+              if request.encoder == "bilstm" or kind not in BILSTM_ONLY)]
 
 
 def run_negative(request: Request, run: layout.Run, seed: tuple[str, ...]) -> list[Stage]:
     """NER + position prediction with the recipe minus MTW (Step 1's round 0 is the single-task baseline), on the
     paper's weaker model by default (request.negative_arch)."""
+    if request.encoder != "bilstm" and request.negative_arch != BASELINE_ARCHS["hard"]:
+        raise ValueError(f"negative: NEGATIVE_MODEL={request.negative_arch} is a BiLSTM model; with "
+                         f"ENCODER={request.encoder} set NEGATIVE_MODEL={BASELINE_ARCHS['hard']}")
     negative, arch = run.negative, ("--arch", request.negative_arch)
     stages = [step1(request, negative, request.processed_pp, request.pp_task_ids, "mtw", None, seed, arch),
               masks(request, negative, "mtw"), step3(request, negative, request.processed_pp, "mtw", seed, None, arch),
@@ -171,6 +177,10 @@ def plan_one(request: Request, run: layout.Run, seed: tuple[str, ...]) -> list[S
         return run_all(request, run, seed)
     if mode == "baselines":
         return run_baselines(request, run, seed)
+    if mode == "single-task":
+        return [step1(request, run, request.processed, request.task_ids, "nomtw", None, seed, ("--pruning_iter", "0"))]
+    if mode == "hard":
+        return [baseline(request, run, "hard", seed)]
     if mode == "negative":
         return run_negative(request, run, seed)
     raise ValueError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")

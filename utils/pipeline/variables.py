@@ -24,6 +24,10 @@ class Variable:
 
 VARIABLES = (
     Variable("SEED", "--seed", TRAINING, "random seed: same seed, same θ(0)"),
+    Variable("ENCODER", "--encoder", TRAINING, "the shared encoder: bilstm (the paper's) or transformer (PRETRAINED; "
+             "its fine-tuning defaults, docs/encoders.md; baselines: single task and hard sharing)"),
+    Variable("PRETRAINED", "--pretrained", TRAINING, "ENCODER=transformer: a Hugging Face model folder or hub name"),
+    Variable("SUBWORD_POOLING", "--subword_pooling", TRAINING, "ENCODER=transformer: first (default) or mean"),
     Variable("EPOCHS", "--epochs", (STEP1,), "epochs per Step 1 round (and per joint run unless MTL_EPOCHS)"),
     Variable("PATIENCE", "--patience", (STEP1,), "stop a Step 1 round once dev has not improved for N epochs (0: off)"),
     Variable("PRUNING_ITER", "--pruning_iter", (STEP1,), "pruning rounds after the dense one"),
@@ -46,6 +50,7 @@ VARIABLES = (
     Variable("CRF", "--crf", TRAINING, "1: a CRF on every task's head"),
     Variable("TRAIN_LIMIT", "--train_limit", TRAINING, "budget: the first N training sentences of each task"),
     Variable("EVAL_LIMIT", "--eval_limit", TRAINING, "budget: the first N dev and test sentences of each task"),
+    Variable("AMP", "--amp", TRAINING, "bf16: train under bfloat16 autocast (for CUDA)"),
     Variable("DEVICE", "--device", TRAINING, "torch device of every job (default: cuda if available, else cpu)"),
 )
 BY_NAME = {v.name: v for v in VARIABLES}

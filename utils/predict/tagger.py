@@ -4,17 +4,15 @@ from dataclasses import dataclass, field
 
 import torch
 from fastNLP import Vocabulary
-from fastNLP.embeddings import CNNCharEmbedding
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
-from models import get_model
-from models.embedding import WordEmbedding
 from utils.runs.checkpoint import load_weights
 from utils.data.dataset import Dataset, TaskData
 from utils.subnets.masks import Mask, masked_forward, to_device
 from utils.predict.inputs import Sentence
 from utils.runs.finished import FinishedRun, load_finished_run
+from utils.runtime import build_model
 
 
 @dataclass
@@ -44,9 +42,7 @@ def load_run(run_dir: str, round_: int | None = None, device: str = "cpu") -> Ru
     """Build a finished run's model (utils.runs.finished reads the folder), load its weights and masks."""
     finished = load_finished_run(run_dir, round_)
     data = finished.data
-    settings = finished.model_settings
-    model = get_model(settings["arch"], data, settings["hidden_size"], settings["n_layer"], settings["dropout"],
-                      settings["crf"])
+    model = build_model(finished.model_settings, data)
     masks = finished.load_masks(model)
     load_weights(model, finished.weights)
     model.to(device).eval()
@@ -65,31 +61,11 @@ def _lowercase_rows(vocabulary: Vocabulary, word_rows: torch.Tensor) -> dict[str
     return rows
 
 
-def _extend_tables(model: nn.Module, new_words: list[str], rows: list[int]) -> None:
-    """Give the model's word and character lookups entries for words beyond the vocabulary (ids follow it)."""
-    for module in model.modules():
-        if isinstance(module, WordEmbedding):
-            extra = torch.tensor(rows, dtype=module.word_rows.dtype, device=module.word_rows.device)
-            module.word_rows = torch.cat([module.word_rows, extra])
-        elif isinstance(module, CNNCharEmbedding):
-            chars = [[module.char_vocab.to_index(c) for c in word] for word in new_words]
-            table = module.words_to_chars_embedding
-            width = max(table.size(1), max(len(c) for c in chars))
-            pad = module.char_pad_index
-            table = torch.cat([table, table.new_full((table.size(0), width - table.size(1)), pad)], dim=1)
-            extra = table.new_full((len(chars), width), pad)
-            for row, ids in enumerate(chars):
-                extra[row, :len(ids)] = torch.tensor(ids)
-            module.words_to_chars_embedding = torch.cat([table, extra])
-            lengths = torch.tensor([len(c) for c in chars], dtype=module.word_lengths.dtype,
-                                   device=module.word_lengths.device)
-            module.word_lengths = torch.cat([module.word_lengths, lengths])
-
-
 def index_words(run: Run, sentences: list[Sentence]) -> list[torch.Tensor]:
     """Word ids of every sentence. A word outside the vocabulary gets a new id whose word vector is that of its
     lowercased form if the run has one, else the unknown vector, and whose characters go through the character
-    CNN as they are (characters it never saw as its unknown character). Extends the run's model for them."""
+    CNN as they are (characters it never saw as its unknown character); a transformer splits it into subwords.
+    Extends the run's model for them (its add_words)."""
     known = run.data.words.word2idx
     new: dict[str, int] = {}
     for sentence in sentences:
@@ -99,7 +75,7 @@ def index_words(run: Run, sentences: list[Sentence]) -> list[torch.Tensor]:
     if new:
         lower = _lowercase_rows(run.data.words, run.data.word_rows)
         unknown_row = int(run.data.word_rows[run.data.words.unknown_idx])
-        _extend_tables(run.model, list(new), [lower.get(w.lower(), unknown_row) for w in new])
+        run.model.add_words(list(new), [lower.get(w.lower(), unknown_row) for w in new])
         run.extra_words.update(new)
     ids = {**run.extra_words, **known}
     return [torch.tensor([ids[w] for w in s.words], dtype=torch.long) for s in sentences]

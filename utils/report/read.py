@@ -65,8 +65,10 @@ def read_step1(tasks_dir: str) -> list[Step1Task]:
         finished = os.path.isfile(layout.in_folder(folder, layout.COMPLETE))
         scores = layout.in_folder(folder, layout.SCORES)
         records = read_rounds(scores) if finished and os.path.isfile(scores) else []
-        task = field(config, read_object(config), "task", str)
-        tasks.append(Step1Task(task_id, task, records, encoder_params(load_tensors(init)), finished))
+        settings = read_object(config)
+        task = field(config, settings, "task", str)
+        prunable = field(config, settings, "prunable", list, required=False)
+        tasks.append(Step1Task(task_id, task, records, encoder_params(load_tensors(init), prunable=prunable), finished))
     return tasks
 
 

@@ -1,6 +1,7 @@
 """Atomic writes and safe loads of tensors, state dicts and masks (never unpickling arbitrary objects)."""
 import json
 import os
+import shutil
 import tempfile
 
 import torch
@@ -28,6 +29,26 @@ def atomic_save(obj: object, path: str) -> None:
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
+        raise
+
+
+def link_or_copy(source: str, path: str) -> None:
+    """Put `source`'s content at `path` (replaced atomically): a hard link where the file system allows, so a
+    transformer's 90 MB rewind point is stored once however many run folders hold it (files here are only ever
+    replaced by rename, never written in place), else a copy."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    os.close(fd)
+    os.remove(tmp)
+    try:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
         raise
 
 

@@ -12,10 +12,11 @@ from utils.data.dataset import Dataset
 from utils.subnets.masks import Mask, load_mask
 from utils.runs.layout import BEST, CONFIG, OWN_MASKS, RESULTS, SCORES, in_folder, task_mask, weights_file
 from utils.subnets.selection import choose_round, mask_file, read_scores
-from utils.data.snapshot import has_data_snapshot, load_data_snapshot
+from utils.data.snapshot import has_data_snapshot, load_data_snapshot, pretrained_snapshot
 from utils.settings import flat, settings_from_config
 
-MODEL_SETTINGS = ("arch", "hidden_size", "n_layer", "dropout", "crf")  # get_model's arguments (settings' Model group)
+# get_model's arguments (settings' Model group)
+MODEL_SETTINGS = ("encoder", "pretrained", "subword_pooling", "arch", "hidden_size", "n_layer", "dropout", "crf")
 STEP1, JOINT = "step1", "joint"
 
 
@@ -54,8 +55,13 @@ class FinishedRun:
 
     @property
     def model_settings(self) -> dict:
-        """The settings the model is built from (MODEL_SETTINGS), by name."""
-        return {key: self.settings[key] for key in MODEL_SETTINGS}
+        """The settings the model is built from (MODEL_SETTINGS), by name; a transformer from the run's own copy
+        of its tokenizer and configuration, so the pretrained model's folder is not needed."""
+        spec = {key: self.settings[key] for key in MODEL_SETTINGS}
+        own = pretrained_snapshot(self.path)
+        if spec["encoder"] == "transformer" and own:
+            spec["pretrained"] = own
+        return spec
 
     def load_masks(self, model: nn.Module) -> dict[int, Mask | None]:
         """Each task's mask, checked against `model`'s weights; a joint run's mask file must be of its task."""

@@ -29,6 +29,7 @@ RULES = {
     "non_negative": lambda name, value: None if value >= 0 else f"--{name} must be ≥ 0, got {value}",
     "off_or_positive": lambda name, value: None if value >= 0 else f"--{name} must be ≥ 0 (0: off), got {value}",
     "dropout": lambda name, value: None if 0.0 <= value < 1.0 else f"--{name} must be in [0, 1), got {value}",
+    "fraction": lambda name, value: None if 0.0 <= value < 1.0 else f"--{name} must be in [0, 1), got {value}",
     "rate": lambda name, value: None if 0.0 < value <= 1.0 else f"--{name} must be in (0, 1], got {value}",
     "optim": _optim,
     "device": _device,

@@ -1,9 +1,11 @@
 """The training scripts' command lines, generated from the setting groups: one flag per field, with its default,
-help and rule; parsing gives the run's settings and the invocation's options apart."""
+help and rule, the default being the encoder's own where it declares one (models.encoder.Encoder.DEFAULTS);
+parsing gives the run's settings and the invocation's options apart."""
 import argparse
 import dataclasses
 import time
 
+from models import encoder_defaults
 from utils.runtime import HelpFormatter
 from utils.training.sampling import TRAINER_SAMPLING
 from utils.settings.checks import broken_rule
@@ -64,7 +66,13 @@ def parse(kind: type, description: str, argv: list[str] | None = None) -> tuple[
     """The settings and options of a command line; a bad value exits with one line naming its flag (status 2)."""
     parser = build_parser(kind, description)
     args = parser.parse_args(argv)
+    known = {action.dest for action in parser._actions}  # the encoder's own defaults for every flag not given
+    parser.set_defaults(**{name: value for name, value in encoder_defaults(args.encoder).items() if name in known})
+    args = parser.parse_args(argv)
     if kind is JointSettings:
         _resolve_joint(parser, args)
+    if (args.encoder == "transformer") != bool(args.pretrained):
+        parser.error("--encoder transformer needs --pretrained (a Hugging Face model folder or hub name)"
+                     if args.pretrained is None else "--pretrained applies to --encoder transformer only")
     settings = kind(**{group.name: _build(group.type, args, parser) for group in dataclasses.fields(kind)})
     return settings, _build(OPTIONS[kind], args, parser)

@@ -9,14 +9,15 @@ from typing import ClassVar
 
 import torch
 
-from models import ARCHITECTURES
+from models import ARCHITECTURES, ENCODERS, POOLINGS
+from models.encoder import DEFAULT_NEED_CUT
 from utils.data.batching import BATCHINGS
-from utils.subnets.masks import DEFAULT_NEED_CUT
 from utils.runs.layout import (BEST, CONFIG, DIRECT_STEP1, DIRECT_STEP3, INIT, RESULTS, default_exp_dir,
                                default_processed)
 from utils.training.sampling import SAMPLINGS
+from utils.training.task import AMP
 
-SCHEDULERS = ("fix", "decay", "inverse_sqrt")
+SCHEDULERS = ("fix", "decay", "inverse_sqrt", "linear")
 OPTIMIZER_SCOPES = ("task", "shared")
 PAPER_SETTING = "conll03"  # the setting the scripts' default folders belong to
 
@@ -55,9 +56,19 @@ class JointData(Data):
 
 @dataclass(frozen=True)
 class Model:
-    """The base network and where its weights start (the seed's θ(0), or a rewind point)."""
+    """The base network and where its weights start (the seed's θ(0), pretrained weights, or a rewind point)."""
 
-    arch: str = setting("cnn-lstm", "architecture", choices=ARCHITECTURES)
+    encoder: str = setting("bilstm", "the shared encoder: bilstm (the paper's; --arch says which) or transformer "
+                                     "(a pretrained Hugging Face model, --pretrained; it changes the defaults of "
+                                     "--optim --batch_size --scheduler --clip_norm --clip_value --dropout --epochs "
+                                     "--need_cut to its fine-tuning recipe, see docs/encoders.md)",
+                           choices=ENCODERS)
+    pretrained: str | None = setting(None, "--encoder transformer: a Hugging Face model folder (or hub name); its "
+                                           "weights are the rewind point", type=str)
+    subword_pooling: str = setting("first", "--encoder transformer: a word's vector is its first subword's, or "
+                                            "the mean of its subwords'", choices=POOLINGS)
+    arch: str = setting("cnn-lstm", "architecture (hier-lstm, soft and random-lstm: --encoder bilstm only)",
+                        choices=ARCHITECTURES)
     hidden_size: int = setting(200, "BiLSTM hidden size per direction", check="positive")
     n_layer: int = setting(1, "BiLSTM layers; the paper's CoNLL-2003 counts imply 1", check="positive")
     dropout: float = setting(0.5, "dropout on embeddings and BiLSTM output", check="dropout")
@@ -83,6 +94,14 @@ class Optimiser:
     patience: int = setting(0, "early stopping: end training (a Step 1 round, whose best-dev weights are still "
                                "tested and pruned; Step 3: on the dev average) once dev has not improved for N epochs "
                                "(default: 0, off: train all --epochs, the paper's)", check="off_or_positive")
+    scheduler: str = setting("fix", "LR schedule: fix (the original's joint training), decay 1/(1+lr_decay·epoch), "
+                                    "inverse_sqrt with --warmup_steps, linear (warm-up over --warmup_ratio of the "
+                                    "steps, then linear decay to 0 at the last)", choices=SCHEDULERS)
+    warmup_steps: int = setting(1000, "warm-up steps of --scheduler inverse_sqrt", check="positive")
+    warmup_ratio: float = setting(0.1, "share of the training steps (of a Step 1 round) that --scheduler linear "
+                                       "warms up over", check="fraction")
+    amp: str = setting("off", "bf16: training forward and backward under autocast to bfloat16 (for CUDA; weights, "
+                              "optimiser state and evaluation stay float32)", choices=tuple(AMP))
 
 
 @dataclass(frozen=True)
@@ -90,20 +109,20 @@ class Step1Optimiser(Optimiser):
     """Step 1's training: the LR decays every epoch, the gradient norm is clipped."""
 
     clip_norm: float = setting(5.0, "gradient-norm clipping (the original's Step 1); 0: off", check="off_or_positive")
+    scheduler: str = setting("decay", "LR schedule of each round: decay 1/(1+lr_decay·epoch) (the original's Step "
+                                      "1), fix, inverse_sqrt with --warmup_steps, linear (warm-up over "
+                                      "--warmup_ratio, then linear decay to 0)", choices=SCHEDULERS)
 
 
 @dataclass(frozen=True)
 class JointOptimiser(Optimiser):
-    """Step 3's training: gradient values clipped, a chosen LR schedule, per-task or shared optimisers."""
+    """Step 3's training: gradient values clipped, per-task or shared optimisers."""
 
     clip_value: float = setting(5.0, "gradient value clipping (the original's MTL setting); 0: off",
                                 check="off_or_positive")
     clip_norm: float = setting(0.0, "gradient-norm clipping as in Step 1, e.g. 5 with --crf (CRF losses are summed "
                                     "over tokens; value clipping alone lets joint training diverge); 0: off, the "
                                     "original's", check="off_or_positive")
-    scheduler: str = setting("fix", "LR schedule: fix (original), decay 1/(1+lr_decay·epoch), inverse_sqrt with "
-                                    "--warmup_steps", choices=SCHEDULERS)
-    warmup_steps: int = setting(1000, "warm-up steps of --scheduler inverse_sqrt", check="positive")
     optimizer_scope: str = setting("task", "task: one optimiser per task, so neither the gradient nor the momentum "
                                            "of task t moves weights outside M_t; shared: one optimiser over all "
                                            "parameters, as the original code (its momentum, from other tasks' "
@@ -119,7 +138,9 @@ class Pruning:
                                     "baseline)", check="non_negative")
     final_rate: float = setting(0.1, "kept fraction after the last round; each round removes α = 1 − "
                                      "final_rate^(1/pruning_iter) of the rest", check="rate")
-    need_cut: str = setting(DEFAULT_NEED_CUT, "comma-separated name patterns of the prunable weights (biases never)")
+    need_cut: str = setting(DEFAULT_NEED_CUT, "comma-separated name patterns choosing the prunable weights among the "
+                                              "encoder's candidates (biases never; a transformer: its Linear "
+                                              "weights, default pattern layer)")
     init_masks: str | None = setting(None, "a mask file (<round>_<kept>.th) to resume pruning from", type=str)
 
 

@@ -6,18 +6,21 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from models.encoder import DEFAULT_NEED_CUT, Encoder
 from utils.runs.checkpoint import atomic_save, load_tensors
 
 Mask = dict[str, torch.Tensor]
-DEFAULT_NEED_CUT = "lstm,conv"
 
 
-def prunable_names(model: nn.Module, need_cut: str = DEFAULT_NEED_CUT) -> list[str]:
-    """Weights (never biases) whose name contains one of the comma-separated patterns: the LSTM and the
-    character CNN by default, as the original's --need_cut lstm,conv. Embeddings, heads and CRFs stay dense."""
-    patterns = [p.strip() for p in need_cut.split(",") if p.strip()]
-    names = [n for n, p in model.named_parameters()
-             if p.requires_grad and "bias" not in n and any(pat in n for pat in patterns)]
+def prunable_names(model: nn.Module, need_cut: str | None = None) -> list[str]:
+    """The encoder's prunable candidates (models.encoder: for the BiLSTMs every weight, never a bias; for a
+    transformer the Linear weights of its blocks) whose name contains one of the comma-separated patterns, by
+    default the encoder's own (the BiLSTMs': the LSTM and the character CNN, as the original's --need_cut
+    lstm,conv). Embeddings, heads and CRFs stay dense."""
+    patterns = [p.strip() for p in (need_cut or getattr(model, "NEED_CUT", DEFAULT_NEED_CUT)).split(",") if p.strip()]
+    candidates = model.prunable_candidates() if isinstance(model, Encoder) else \
+        [n for n, p in model.named_parameters() if p.requires_grad and "bias" not in n]
+    names = [n for n in candidates if any(pat in n for pat in patterns)]
     if not names:
         raise ValueError(f"--need_cut {need_cut!r} selects no weight of the model")
     return names

@@ -26,17 +26,34 @@ PASSES = "passes"  # one task, one pass over batches drawn afresh each epoch (St
 
 
 def lr_factor(name: str, step: int, epoch: int, warmup_steps: int = JOINT.warmup_steps,
-              decay: float = JOINT.lr_decay) -> float:
+              decay: float = JOINT.lr_decay, total_steps: int = 1, warmup_ratio: float = JOINT.warmup_ratio) -> float:
     """LR multiplier at global step `step` of epoch `epoch` (both 0-based): `fix` 1 (the original's MTL default);
     `decay` 1/(1 + decay·epoch) (Step 1's); `inverse_sqrt` linear warm-up over `warmup_steps`, then
-    sqrt(warmup/step)."""
+    sqrt(warmup/step); `linear` warm-up over warmup_ratio·total_steps (at least one step), then linear decay to 0
+    at step `total_steps` (Hugging Face's linear schedule, counted from step 1 so that no step has LR 0)."""
     if name == "fix":
         return 1.0
     if name == "decay":
         return 1.0 / (1.0 + decay * epoch)
     if name == "inverse_sqrt":
         return min((step + 1) / warmup_steps, math.sqrt(warmup_steps / max(step + 1, warmup_steps)))
+    if name == "linear":
+        warm = max(1, round(warmup_ratio * total_steps))
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (total_steps - step) / max(1, total_steps - warm))
     raise ValueError(f"--scheduler {name!r}: expected one of {', '.join(SCHEDULERS)}")
+
+
+def parameter_groups(model: nn.Module) -> list:
+    """The trainable parameters, in two groups when the encoder leaves some out of weight decay
+    (models.encoder.Encoder.no_weight_decay: a transformer's biases and LayerNorm); else one plain list."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    rule = getattr(model, "no_weight_decay", None)
+    exempt = [p for n, p in named if rule is not None and rule(n)]
+    if not exempt:
+        return [p for _, p in named]
+    return [{"params": [p for n, p in named if not rule(n)]}, {"params": exempt, "weight_decay": 0.0}]
 
 
 @dataclass
@@ -81,7 +98,8 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
                 generator: torch.Generator, on_best: Callable[[int], None],
                 on_epoch: Callable[[int], None] = lambda epoch: None, clip_value: float | None = JOINT.clip_value,
                 clip_norm: float | None = None, print_every: int = 0, warmup_steps: int = JOINT.warmup_steps,
-                lr_decay: float = JOINT.lr_decay, batching: str = JOINT.batching, state: dict | None = None,
+                lr_decay: float = JOINT.lr_decay, warmup_ratio: float = JOINT.warmup_ratio, amp: str = JOINT.amp,
+                batching: str = JOINT.batching, state: dict | None = None,
                 checkpoint: Callable[[dict], None] | None = None, context: Context = SINGLE,
                 patience: int = JOINT.patience, optimizer_scope: str = JOINT.optimizer_scope,
                 describe: Callable[[EpochReport, bool], str] | None = None, label: str | None = None,
@@ -100,10 +118,10 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
     `checkpoint` gets every rank's batch queues and RNG states under "shards" (a resume needs the same N).
     `describe(report, stopping)` makes the epoch line (default: every task's dev score and their average); `label`
     names the run in a non-finite-loss error and the progress bar (default: the task); `log` receives the line."""
-    params = [p for p in model.parameters() if p.requires_grad]
     if optimizer_scope not in OPTIMIZER_SCOPES:
         raise ValueError(f"--optimizer_scope {optimizer_scope!r}: expected one of {', '.join(OPTIMIZER_SCOPES)}")
-    optimizers = [make_optimizer(optim, params) for _ in (tasks if optimizer_scope == "task" else tasks[:1])]
+    optimizers = [make_optimizer(optim, parameter_groups(model))
+                  for _ in (tasks if optimizer_scope == "task" else tasks[:1])]
     trains = [t.data.splits["train"] for t in tasks]
     sizes = [len(s) for s in trains]
     base_lrs = [[g["lr"] for g in o.param_groups] for o in optimizers]
@@ -115,6 +133,8 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
     passes = sampling == PASSES
     if passes and (len(tasks) != 1 or context.active):
         raise ValueError("one pass per epoch (Step 1) trains one task in one process")
+    epoch_steps = [steps_per_epoch(math.ceil(n / batch_size), context) for n in sizes]
+    total_steps = epochs * sum(epoch_steps) * (len(tasks) if sampling == "resample" else 1)
     queues = [[] if passes else refill(k, first=True) for k in range(len(tasks))]
     counts: Counter = Counter()
     result = JointResult(0, {})
@@ -145,8 +165,7 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
             queues = [refill(0)]
             schedule = [0] * len(queues[0])
         else:
-            batches = [steps_per_epoch(math.ceil(n / batch_size), context) for n in sizes]
-            schedule = epoch_schedule(sampling, sizes, batches, generator)
+            schedule = epoch_schedule(sampling, sizes, epoch_steps, generator)
         for k in tqdm(schedule, desc=f"{label + ' ' if label else ''}epoch {epoch}/{epochs}", leave=False,
                       dynamic_ncols=True, disable=not context.is_main):
             if not queues[k]:
@@ -156,12 +175,12 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
             indices = queues[k].pop(0)
             batch = collate(trains[k], indices, pad_index, device)
             slot = k if optimizer_scope == "task" else 0
-            factor = lr_factor(scheduler, global_step, epoch - 1, warmup_steps, lr_decay)
+            factor = lr_factor(scheduler, global_step, epoch - 1, warmup_steps, lr_decay, total_steps, warmup_ratio)
             for group, base in zip(optimizers[slot].param_groups, base_lrs[slot]):
                 group["lr"] = base * factor
             trace.start(model, tasks[k].mask)
             losses.append(train_step(model, tasks[k].mask, tasks[k].task_id, batch, optimizers[slot],
-                                     clip_norm=clip_norm, clip_value=clip_value, reduce=reduce))
+                                     clip_norm=clip_norm, clip_value=clip_value, reduce=reduce, amp=amp))
             trace.record(model, tasks[k].mask, epoch, global_step + 1, k, indices)
             if not math.isfinite(losses[-1]):
                 raise NonFiniteLoss(f"{label or 'task ' + tasks[k].data.name}: the loss is {losses[-1]} at epoch "
@@ -246,12 +265,14 @@ def step1_history(history: list[dict], task: str) -> list[dict]:
 def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, *, epochs: int, batch_size: int,
                optim: str, device: torch.device | str, pad_index: int, generator: torch.Generator,
                batching: str = STEP1.batching, clip_norm: float | None = STEP1.clip_norm,
-               lr_decay: float = STEP1.lr_decay, desc: str = "",
+               lr_decay: float = STEP1.lr_decay, scheduler: str = STEP1.scheduler,
+               warmup_steps: int = STEP1.warmup_steps, warmup_ratio: float = STEP1.warmup_ratio,
+               amp: str = STEP1.amp, desc: str = "",
                log: Callable[[str], None] = lambda line: None, state: dict | None = None,
                checkpoint: Callable[[dict], None] | None = None, patience: int = STEP1.patience) -> TrainResult:
     """Step 1's training of one task's subnet from the model's current weights, as a joint run of that task: a
-    fresh optimiser, every epoch one pass over batches composed as `batching` says, LR × 1/(1+decay·epoch),
-    gradient-norm clipping, dev every epoch; keeps the best-dev weights. With `patience` > 0, stops once dev has
+    fresh optimiser, every epoch one pass over batches composed as `batching` says, the LR schedule `scheduler`
+    (Step 1's: × 1/(1+decay·epoch)) over the round's steps, gradient-norm clipping, dev every epoch; keeps the best-dev weights. With `patience` > 0, stops once dev has
     not improved for that many epochs. After every epoch `checkpoint` receives the whole training state (the best
     weights included); given back as `state`, training continues after that epoch exactly as if it had not
     stopped."""
@@ -273,8 +294,10 @@ def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData
         checkpoint({**training, "best_state": best["state"], "seconds": seconds})
 
     result = train_joint(model, [JointTask(task_id, task, mask)], epochs=epochs, batch_size=batch_size, optim=optim,
-                         scheduler="decay", sampling=PASSES, device=device, pad_index=pad_index, generator=generator,
-                         on_best=on_best, clip_value=None, clip_norm=clip_norm, lr_decay=lr_decay, batching=batching,
+                         scheduler=scheduler, sampling=PASSES, device=device, pad_index=pad_index,
+                         generator=generator, on_best=on_best, clip_value=None, clip_norm=clip_norm,
+                         lr_decay=lr_decay, warmup_steps=warmup_steps, warmup_ratio=warmup_ratio, amp=amp,
+                         batching=batching,
                          state=state, patience=patience, checkpoint=save if checkpoint is not None else None,
                          describe=line, label=desc, log=log)
     history = step1_history([vars(r) for r in result.history], task.name)

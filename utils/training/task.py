@@ -17,6 +17,7 @@ class NonFiniteLoss(ArithmeticError):
 
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+AMP = {"off": None, "bf16": torch.bfloat16}  # --amp: the forward and backward under autocast to this type
 
 
 def make_optimizer(spec: str, params) -> torch.optim.Optimizer:
@@ -34,13 +35,16 @@ def make_optimizer(spec: str, params) -> torch.optim.Optimizer:
 
 def train_step(model: nn.Module, mask: Mask | None, task: int, batch: Batch, optimizer: torch.optim.Optimizer,
                clip_norm: float | None = None, clip_value: float | None = None,
-               reduce: Callable[[list[nn.Parameter], torch.Tensor], torch.Tensor] | None = None) -> float:
+               reduce: Callable[[list[nn.Parameter], torch.Tensor], torch.Tensor] | None = None,
+               amp: str = "off") -> float:
     """One gradient step of `task`'s subnet on one batch; returns the loss. `reduce`, called between backward
-    and clipping, may average the gradients (in place) and the loss over data-parallel ranks."""
+    and clipping, may average the gradients (in place) and the loss over data-parallel ranks. With `amp` "bf16"
+    the forward runs under autocast to bfloat16 (the weights, gradients and optimiser state stay float32)."""
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    logits = masked_forward(model, mask, task, batch.words, batch.seq_len)
-    loss = model.heads.loss(task, logits, batch.tags, batch.seq_len)
+    with torch.autocast(batch.words.device.type, dtype=AMP[amp] or torch.float32, enabled=AMP[amp] is not None):
+        logits = masked_forward(model, mask, task, batch.words, batch.seq_len)
+        loss = model.heads.loss(task, logits.float(), batch.tags, batch.seq_len)
     loss.backward()
     params = [p for p in model.parameters() if p.grad is not None]
     if reduce is not None:
