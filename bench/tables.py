@@ -1,7 +1,9 @@
 """bench/bench.py's results as Markdown: the arms, the ratios with their targets (met, not met, or not assessed
-with too few repetitions), the training step against the machine's limit and the profile of the joint step."""
+with too few repetitions), the training step against the machine's limit and the profile of the joint step; and
+the transformer arm's arms, ratios and target."""
 from bench.arms import ARMS
 from bench.parts import OTHER, PARTS
+from bench.transformer import ARMS as TRANSFORMER_ARMS
 
 
 def verdict(target: dict) -> str:
@@ -61,3 +63,28 @@ def markdown(result: dict) -> str:
     sections = [[head], arm_rows(result), ratio_rows(result), limit_rows(result),
                 ["Profile of the masked joint step (c), each part forward + backward alone:"], profile_rows(result)]
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
+
+
+def transformer_markdown(result: dict) -> str:
+    """The transformer arm's block: its settings, the three arms and the ratios against plain fine-tuning."""
+    block, source = result["transformer"], result.get("source", {})
+    s = block["settings"]
+    commit = source.get("commit") or "unknown commit"
+    state = " (uncommitted changes)" if source.get("dirty") else ""
+    head = (f"Transformer arm, {source.get('date', '')} at {commit[:12]}{state}: {s['pretrained']}, device "
+            f"{s['device']}, {s['threads']} threads, torch {s['torch']}, transformers {s['transformers']}, batch "
+            f"{s['batch_size']}, {s['steps']} steps ({s['tokens']} words, {s['subwords']} subwords with the special "
+            f"tokens) per arm, {s['optim']}, clip norm {s['clip_norm']:g}, subnets keeping {100 * s['kept']:.0f}%, "
+            f"{s['reps']} interleaved repetitions after {s['warmup']} warm-up; median [min–max]")
+    arms = ["| arm | median | spread | words/s | sentences/s |", "|---|---|---|---|---|"]
+    for name, entry in block["arms"].items():
+        stat = entry["ms_per_step"]
+        arms.append(f"| {TRANSFORMER_ARMS[name]} | {stat['median']:.1f} ms/step | "
+                    f"{stat['min']:.1f}–{stat['max']:.1f} | {entry['tokens_per_s']:,.0f} | "
+                    f"{entry['sentences_per_s']:,.1f} |")
+    ratios = ["| ratio | median | target | |", "|---|---|---|---|"]
+    for name, value in block["ratios"].items():
+        target = block["targets"].get(name)
+        goal = f"{target['op']} {target['threshold']:g}" if target else "—"
+        ratios.append(f"| {name} | {value:.3f} | {goal} | {verdict(target) if target else 'untargeted'} |")
+    return "\n\n".join("\n".join(lines) for lines in ([head], arms, ratios)) + "\n"
