@@ -1,5 +1,6 @@
 """Tag text with every task's subnet of a finished run (a Step 3 run folder, hard/soft/hierarchical sharing, or a
-Step 1 task folder's round) and, when the input has gold columns, score the tags as conlleval does."""
+Step 1 task folder's round, or export.py's file of one of them) and, when the input has gold columns, score the
+tags as conlleval does."""
 import argparse
 import json
 import os
@@ -17,7 +18,7 @@ from utils.runtime import HelpFormatter, fail
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    parser.add_argument("--run", required=True, help="a finished run folder: train_mtl.py's <save_dir>/<exp_name>, or train_single.py's <save_dir>/cp/<task_id>")
+    parser.add_argument("--run", required=True, help="a finished run folder: train_mtl.py's <save_dir>/<exp_name>, or train_single.py's <save_dir>/cp/<task_id>; or export.py's file of one (OUT.pt)")
     parser.add_argument("--input", required=True, help="the text to tag")
     parser.add_argument("--format", default="text", choices=("text", *COLUMN_FORMATS), help="input: text = one sentence per line, whitespace-tokenised; conll = blank-line-separated sentences of whitespace-separated columns, the word in the run's word column (0 unless a --type columns run recorded another), gold tag columns optional; conllu = CoNLL-U (10 tab-separated columns, comments, multiword ranges and empty nodes skipped), the word in FORM (column 1)")
     parser.add_argument("--word_column", type=int, default=None, help="conll/conllu input: 0-based column of the words (default: see --format)")

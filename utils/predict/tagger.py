@@ -1,5 +1,7 @@
-"""A finished run rebuilt for tagging: its model in eval mode with each task's subnet, word ids for any input word
-(unseen words through their lowercased vector and their characters), and batched decoding per task."""
+"""A finished run rebuilt for tagging, from its folder or its export file (export.py): its model in eval mode with
+each task's subnet, word ids for any input word (unseen words through their lowercased vector and their
+characters), and batched decoding per task."""
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -7,6 +9,8 @@ from fastNLP import Vocabulary
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
+from utils.export.archive import read_export
+from utils.export.rebuild import rebuild
 from utils.runs.checkpoint import load_weights
 from utils.data.dataset import Dataset, TaskData
 from utils.subnets.masks import Mask, masked_forward, to_device
@@ -27,29 +31,41 @@ class Subnet:
 @dataclass
 class Run:
     """A finished run ready to tag: the model in eval mode on its device, the vocabularies it was built from,
-    its tasks' subnets, the folder as read (utils.runs.finished) and what was loaded (for the log)."""
+    its tasks' subnets, what was loaded (for the log), its settings by flag name and the folder as read
+    (utils.runs.finished; None for an export file)."""
 
     model: nn.Module
     data: Dataset
     subnets: list[Subnet]
     device: str
     description: str
-    finished: FinishedRun
+    settings: dict
+    finished: FinishedRun | None
     extra_words: dict[str, int] = field(default_factory=dict)  # ids given to words beyond the vocabulary
 
 
-def load_run(run_dir: str, round_: int | None = None, device: str = "cpu") -> Run:
-    """Build a finished run's model (utils.runs.finished reads the folder), load its weights and masks."""
-    finished = load_finished_run(run_dir, round_)
-    data = finished.data
-    model = build_model(finished.model_settings, data)
-    masks = finished.load_masks(model)
-    load_weights(model, finished.weights)
+def load_run(run: str, round_: int | None = None, device: str = "cpu") -> Run:
+    """Build a finished run's model from its folder (utils.runs.finished reads it) or from its export file
+    (utils.export), load its weights and masks."""
+    if os.path.isfile(run):
+        if round_ is not None:
+            raise ValueError(f"--round applies to a Step 1 task folder; {run} is an export file (of one round)")
+        exported = read_export(run)
+        model, masks = rebuild(exported)
+        data, settings, finished = exported.data, exported.settings, None
+        loaded = f"{exported.description} (export {run})"
+    else:
+        finished = load_finished_run(run, round_)
+        data, settings = finished.data, finished.settings
+        model = build_model(finished.model_settings, data)
+        masks = finished.load_masks(model)
+        load_weights(model, finished.weights)
+        loaded = finished.description
     model.to(device).eval()
     subnets = [Subnet(i, data.tasks[i], to_device(mask, device) if mask is not None else None)
                for i, mask in masks.items()]
-    description = f"{finished.description}: {', '.join(s.task.name for s in subnets)}"
-    return Run(model, data, subnets, device, description, finished)
+    description = f"{loaded}: {', '.join(s.task.name for s in subnets)}"
+    return Run(model, data, subnets, device, description, settings, finished)
 
 
 def _lowercase_rows(vocabulary: Vocabulary, word_rows: torch.Tensor) -> dict[str, int]:
