@@ -392,3 +392,24 @@ def test_joint_norm_clipping_only_when_asked(tiny_data, monkeypatch, clip_norm, 
                 device="cpu", pad_index=tiny_data.words.padding_idx, generator=torch.Generator().manual_seed(0),
                 on_best=lambda epoch: None, clip_norm=clip_norm)
     assert norms == expected
+
+
+@pytest.mark.parametrize("optim", ["adamw(lr=0.01, weight_decay=0.1)", "sgd(lr=0.1, momentum=0.9, weight_decay=0.1)",
+                                   "adam(lr=0.01, weight_decay=0.1)"])
+def test_weight_decay_reaches_only_the_subnet(tiny_data, optim):
+    """Task t's step, with weight decay, leaves every weight outside M_t exactly as it was (the other tasks' weights
+    are not shrunk by it), and with a full mask it is the optimiser's own step."""
+    model = tiny_model(tiny_data)
+    mask = random_masks(model, 1)[0]
+    before = snapshot(model)
+    optimizer = make_optimizer(optim, model.parameters())
+    train_step(model, mask, 0, batch_of(tiny_data, 0), optimizer, clip_value=5.0)
+    assert_outside_unchanged(before, snapshot(model), mask)
+    assert optimizer.param_groups[0]["weight_decay"] == 0.1
+    dense, plain = tiny_model(tiny_data), tiny_model(tiny_data)
+    ones = {n: torch.ones_like(m) for n, m in mask.items()}
+    for model_, mask_ in ((dense, ones), (plain, None)):
+        torch.manual_seed(0)
+        train_step(model_, mask_, 0, batch_of(tiny_data, 0), make_optimizer(optim, model_.parameters()))
+    for name, value in snapshot(dense).items():
+        torch.testing.assert_close(value, snapshot(plain)[name], rtol=1e-6, atol=1e-7)

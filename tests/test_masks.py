@@ -200,3 +200,14 @@ def test_no_architecture_ties_weights(arch, tiny_data):
     would leave the other unmasked."""
     model = get_model(arch, tiny_data, 8, 2, crf=True)
     assert len(list(model.named_parameters(remove_duplicate=False))) == len(list(model.named_parameters()))
+
+
+def test_a_mask_first_used_in_evaluation_still_trains(tiny_data):
+    """A task that drew no training step before the first evaluation (a small epoch under proportional sampling):
+    its mask's cached factor was made in inference mode and must still work in a training step."""
+    from utils.training.task import evaluate, make_optimizer, train_step
+    model = get_model("cnn-lstm", tiny_data, hidden_size=8)
+    mask = {n: torch.rand(model.get_parameter(n).shape) < 0.5 for n in prunable_names(model)}
+    evaluate(model, mask, NER, tiny_data.tasks[NER], "dev", 4, "cpu", tiny_data.words.padding_idx)
+    loss = train_step(model, mask, NER, ner_batch(tiny_data), make_optimizer("sgd(lr=0.1)", model.parameters()))
+    assert loss == loss

@@ -47,7 +47,7 @@ def kept_fraction(mask: Mask) -> float:
 _FACTORS: dict[int, tuple[weakref.ref, int, torch.Tensor]] = {}
 
 
-def _factor(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def mask_factor(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """The mask as 0/1 numbers of `dtype`, converted once per mask tensor (again if it was changed in place):
     multiplying by it gives exactly weight ⊙ mask, twice as fast as multiplying by the booleans."""
     key = id(mask)
@@ -56,7 +56,8 @@ def _factor(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         return cached[2]
     for stale in [k for k, (ref, _, _) in _FACTORS.items() if ref() is None]:
         del _FACTORS[stale]
-    factor = mask.to(dtype)
+    with torch.inference_mode(False):  # a factor first made while evaluating must still serve training
+        factor = mask.to(dtype)
     _FACTORS[key] = (weakref.ref(mask), mask._version, factor)
     return factor
 
@@ -66,7 +67,7 @@ def masked_weights(model: nn.Module, mask: Mask) -> dict[str, torch.Tensor]:
     weights = {}
     for name, m in mask.items():
         param = model.get_parameter(name)
-        weights[name] = param * _factor(m, param.dtype)
+        weights[name] = param * mask_factor(m, param.dtype)
     return weights
 
 

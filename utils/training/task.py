@@ -9,7 +9,7 @@ from torch import nn
 
 from utils.data.batching import Batch, collate, sorted_batches
 from utils.data.dataset import TaskData
-from utils.subnets.masks import Mask, forward_with, masked_forward, masked_weights
+from utils.subnets.masks import Mask, forward_with, mask_factor, masked_forward, masked_weights
 from utils.training.metrics import make_lenient_metric, make_metric
 
 class NonFiniteLoss(ArithmeticError):
@@ -33,13 +33,47 @@ def make_optimizer(spec: str, params) -> torch.optim.Optimizer:
     return OPTIMIZERS[match.group(1).lower()](params, **kwargs)
 
 
+def decay_subnet_(optimizer: torch.optim.Optimizer, model: nn.Module, mask: Mask) -> list[float]:
+    """Weight decay of one step for the subnet only: each group's decay applied here, to a masked weight inside its
+    mask only (decoupled, p − lr·wd·p, for AdamW; added to the gradient, as L2, for the others), so task t's step
+    never shrinks the weights outside M_t that the other tasks' subnets hold; the groups' own decay is set to 0 for
+    this step and its values returned, to be put back (restore_decay_)."""
+    factors = {id(model.get_parameter(n)): m for n, m in mask.items()}
+    decoupled = isinstance(optimizer, torch.optim.AdamW)
+    saved = []
+    for group in optimizer.param_groups:
+        decay = group.get("weight_decay", 0.0)
+        saved.append(decay)
+        if not decay:
+            continue
+        group["weight_decay"] = 0.0
+        for param in group["params"]:
+            if param.grad is None:
+                continue
+            m = factors.get(id(param))
+            with torch.no_grad():
+                if decoupled and m is None:
+                    param.mul_(1.0 - group["lr"] * decay)
+                elif decoupled:
+                    param.addcmul_(param, mask_factor(m, param.dtype), value=-group["lr"] * decay)
+                else:
+                    param.grad.add_(param if m is None else param * mask_factor(m, param.dtype), alpha=decay)
+    return saved
+
+
+def restore_decay_(optimizer: torch.optim.Optimizer, saved: list[float]) -> None:
+    for group, decay in zip(optimizer.param_groups, saved):
+        group["weight_decay"] = decay
+
+
 def train_step(model: nn.Module, mask: Mask | None, task: int, batch: Batch, optimizer: torch.optim.Optimizer,
                clip_norm: float | None = None, clip_value: float | None = None,
                reduce: Callable[[list[nn.Parameter], torch.Tensor], torch.Tensor] | None = None,
                amp: str = "off") -> float:
     """One gradient step of `task`'s subnet on one batch; returns the loss. `reduce`, called between backward
     and clipping, may average the gradients (in place) and the loss over data-parallel ranks. With `amp` "bf16"
-    the forward runs under autocast to bfloat16 (the weights, gradients and optimiser state stay float32)."""
+    the forward runs under autocast to bfloat16 (the weights, gradients and optimiser state stay float32). Through
+    a mask, weight decay reaches the subnet's weights only (decay_subnet_)."""
     model.train()
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast(batch.words.device.type, dtype=AMP[amp] or torch.float32, enabled=AMP[amp] is not None):
@@ -53,7 +87,12 @@ def train_step(model: nn.Module, mask: Mask | None, task: int, batch: Batch, opt
         nn.utils.clip_grad_norm_(params, clip_norm)
     if clip_value is not None:
         nn.utils.clip_grad_value_(params, clip_value)
+    if mask is None:
+        optimizer.step()
+        return loss.item()
+    saved = decay_subnet_(optimizer, model, mask)
     optimizer.step()
+    restore_decay_(optimizer, saved)
     return loss.item()
 
 
