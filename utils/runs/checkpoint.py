@@ -34,8 +34,9 @@ def atomic_save(obj: object, path: str) -> None:
 
 def link_or_copy(source: str, path: str) -> None:
     """Put `source`'s content at `path` (replaced atomically): a hard link where the file system allows, so a
-    transformer's 90 MB rewind point is stored once however many run folders hold it (files here are only ever
-    replaced by rename, never written in place), else a copy."""
+    transformer's 90 MB rewind point is stored once however many run folders hold it, else a copy. Only for
+    files this project replaces by rename and never rewrites in place (weights: atomic_save); a mask file, which
+    a user may torch.save over, is copied (shutil.copyfile)."""
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     os.close(fd)
@@ -46,10 +47,9 @@ def link_or_copy(source: str, path: str) -> None:
         except OSError:
             shutil.copyfile(source, tmp)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.lexists(tmp):
+    finally:
+        if os.path.lexists(tmp):  # rename() does nothing when both names are links to one file already
             os.remove(tmp)
-        raise
 
 
 def save_state(state: dict[str, torch.Tensor], path: str) -> None:

@@ -4,6 +4,7 @@ import argparse
 import filecmp
 import json
 import os
+import shutil
 import sys
 
 import torch
@@ -117,7 +118,7 @@ def prepare_masks(single_dir: str, out_dir: str, rounds: list[int] | None = None
                               f"run_<setting>.sh) to replace it, or write to another folder (--out_dir, MASK_DIR)")
     os.makedirs(out_dir, exist_ok=True)
     for row in chosen:
-        link_or_copy(row["source"], os.path.join(out_dir, layout.task_mask(row["task_id"])))
+        shutil.copyfile(row["source"], os.path.join(out_dir, layout.task_mask(row["task_id"])))
     link_or_copy(init, os.path.join(out_dir, layout.INIT))
     tmp = os.path.join(out_dir, f".{layout.SELECTION}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
