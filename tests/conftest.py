@@ -4,8 +4,15 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One thread per test worker, and for the scripts it starts: with -n 2 on 2 cores, two workers of 2 OpenMP
+    # threads each wait on each other's descheduled threads and run several times slower.
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 @pytest.fixture(scope="session")
