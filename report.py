@@ -1,11 +1,13 @@
 """Write the paper's tables (Markdown and CSV), the Step 1 figure and learning curves of one named run of a runs
 folder (default: the newest in exp/<setting>) into its report/ folder; --compare NAME prints that run's per-task
-comparison with Step 1 instead. A run with seed<s>/ folders (run_<setting>.sh with SEEDS) gives every cell as
-mean ± std over the seeds and checks the paper's orderings; --seed S reports one seed."""
+comparison with Step 1 instead, --finders NAME... the table of mask finders over named runs. A run with seed<s>/
+folders (run_<setting>.sh with SEEDS) gives every cell as mean ± std over the seeds and checks the paper's
+orderings; --seed S reports one seed."""
 import argparse
 import sys
 
 from utils.report.compare import compare_run
+from utils.report.finders import finder_table
 from utils.report.runs import Context, RunError, choose_run, context, seed_alias
 from utils.report.seeds import write_seed_report
 from utils.report.write import write_report
@@ -26,6 +28,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--compare", metavar="NAME", help="only print, per task, the test scores of Step 1 (dense "
                         "round 0 and the chosen subnet) beside Step 3 of run NAME (the closing table of "
                         "run_<setting>.sh all); writes nothing")
+    parser.add_argument("--finders", nargs="+", metavar="NAME", help="only print the finder table of these named runs "
+                        "(each `run_<setting>.sh all` with one FINDER, seeds as mean ± std); writes nothing")
     args = parser.parse_args(argv)
     if args.compare and args.name and args.compare != args.name:
         parser.error(f"--compare {args.compare} and --name {args.name}: name the run once")
@@ -42,6 +46,10 @@ def check_seed(ctx: Context, seed: int | None) -> None:
 def report(args: argparse.Namespace) -> None:
     """Print the comparison, or write the report and print its Markdown (the files written on stderr)."""
     exp_dir, name, seed = args.exp_dir or layout.default_exp_dir(args.setting), args.compare or args.name, args.seed
+    if args.finders:
+        table, missing = finder_table(exp_dir, args.finders)
+        print("\n".join([table.markdown(), *missing]))
+        return
     alias = seed_alias(exp_dir, name)
     if alias and seed in (None, alias[2]):
         exp_dir, name, seed = alias

@@ -3,6 +3,7 @@ multi-task warmup whose best.th is Step 1's --init_weights)."""
 import dataclasses
 import itertools
 import os
+import shutil
 import sys
 
 from utils.training import distributed
@@ -11,6 +12,7 @@ from utils.data.dataset import Dataset
 from utils.subnets.masks import load_mask, overlap_ratio, prunable_names, to_device
 from utils.training.metricslog import joint_metrics, write_metrics
 from utils.training.joint import JointTask, train_joint
+from utils.training.tensorboard import SILENT, JointBoard, Monitor
 from utils.subnets.params import encoder_params
 from utils.runs.resume import clear_training_state, load_training_state, save_training_state
 from utils.runs.claim import FINISHED, STOPPED, RunFolder, RunRefused
@@ -116,7 +118,7 @@ def keep_copies(settings: JointSettings, run_dir: str, ids: list[int]) -> None:
     if settings.joint.masks_path:
         os.makedirs(os.path.join(run_dir, OWN_MASKS), exist_ok=True)
         for i in ids:
-            link_or_copy(os.path.join(settings.joint.masks_path, task_mask(i)),
+            shutil.copyfile(os.path.join(settings.joint.masks_path, task_mask(i)),
                             os.path.join(run_dir, OWN_MASKS, task_mask(i)))
     if settings.model.init_weights:
         link_or_copy(settings.model.init_weights, os.path.join(run_dir, INIT))
@@ -189,7 +191,7 @@ def train_run(settings: JointSettings, options: JointOptions, context: distribut
 
     context.barrier()  # every rank has read the run folder before rank 0 claims and writes it
     saved = load_training_state(run_dir) if resuming else None
-    lock = None
+    lock = board = None
     if context.is_main:
         lock = folder.claim(state)
         if options.overwrite:
@@ -202,8 +204,12 @@ def train_run(settings: JointSettings, options: JointOptions, context: distribut
             write_json(os.path.join(run_dir, CONFIG), {**to_config(settings), "invocation": dataclasses.asdict(options),
                                                        "world_size": context.world_size})
             save_data_snapshot(data, run_dir, model)
+        if not options.no_tensorboard:
+            board = JointBoard(run_dir, saved["global_step"] if saved else None)
     try:
-        result = train(settings, options, context, model, tasks, data, generator, saved, run_dir)
+        kept = [r["kept"] if r else None for r in records]
+        monitor = SILENT if board is None else board.monitor(tasks, kept)
+        result = train(settings, options, context, model, tasks, data, generator, saved, run_dir, monitor)
         if context.is_main:
             load_weights(model, best_path)
             model.to(options.device)
@@ -215,13 +221,16 @@ def train_run(settings: JointSettings, options: JointOptions, context: distribut
             report(results, run_dir, RESULTS)
             clear_training_state(run_dir)
     finally:
+        if board is not None:
+            board.close()
         if lock is not None:
             lock.release()
 
 
 def train(settings: JointSettings, options: JointOptions, context: distributed.Context, model, tasks, data,
-          generator, saved: dict | None, run_dir: str):
-    """train_joint with the run's settings, saving best.th, every --save_ep-th epoch and the resume state."""
+          generator, saved: dict | None, run_dir: str, monitor: Monitor):
+    """train_joint with the run's settings, saving best.th, every --save_ep-th epoch and the resume state;
+    `monitor`: rank 0's TensorBoard hooks (SILENT: no event files)."""
     optimiser = settings.optimiser
 
     def save_best(epoch: int) -> None:
@@ -244,7 +253,8 @@ def train(settings: JointSettings, options: JointOptions, context: distributed.C
                            warmup_steps=optimiser.warmup_steps, lr_decay=optimiser.lr_decay,
                            warmup_ratio=optimiser.warmup_ratio, amp=optimiser.amp,
                            batching=optimiser.batching, state=saved, checkpoint=checkpoint, context=context,
-                           patience=optimiser.patience, optimizer_scope=optimiser.optimizer_scope)
+                           patience=optimiser.patience, optimizer_scope=optimiser.optimizer_scope,
+                           temperature=settings.joint.temperature, monitor=monitor)
     except (NonFiniteLoss, ValueError) as error:
         fail(str(error))
     except OSError as error:

@@ -5,6 +5,7 @@ import sys
 
 from utils.runs.checkpoint import load_weights, save_state
 from utils.data.dataset import Dataset
+from utils.subnets.finders import make_finder
 from utils.subnets.imp import RoundOutcome, run_imp
 from utils.subnets.masks import full_mask, load_mask, prunable_names, to_device
 from utils.training.metricslog import step1_metrics, write_metrics
@@ -17,6 +18,7 @@ from utils.settings import Step1Options, Step1Settings, to_config
 from utils.settings.flags import parse
 from utils.data.snapshot import save_data_snapshot
 from utils.training.joint import step1_history, train_task
+from utils.training.tensorboard import SILENT, Step1Board, steps_per_pass
 from utils.training.task import NonFiniteLoss, evaluate, evaluate_lenient
 
 
@@ -80,7 +82,7 @@ def run(settings: Step1Settings, options: Step1Options) -> None:
         mask, first_round = starting_mask(settings, model, names, task.name)
     except (FileNotFoundError, ValueError) as error:
         fail(str(error))
-    lock = folder.claim(state)
+    lock, board = folder.claim(state), None
     try:
         model.to(options.device)
         rewind_point = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -88,7 +90,8 @@ def run(settings: Step1Settings, options: Step1Options) -> None:
         progress = {"round": first_round, "mask": mask, "records": []}
         pending = None
         if resumed is not None:
-            progress.update(mask=resumed["mask"], round=resumed["round"], records=resumed["records"])
+            progress.update(mask=resumed["mask"], round=resumed["round"], records=resumed["records"],
+                            finder=resumed.get("finder", {}))
             pending = resumed["train"]
             if pending is None:  # stopped between rounds; mid-round, train_task restores its own state
                 set_rng_state(resumed["rng"], generator)
@@ -103,22 +106,37 @@ def run(settings: Step1Settings, options: Step1Options) -> None:
         print(f"task {task.name} (id {task_id}): {len(task.splits['train'])} train / {len(task.splits['dev'])} dev / "
               f"{len(task.splits['test'])} test sentences; {sum(m.numel() for m in progress['mask'].values()):,} "
               f"prunable weights; α = {alpha:.4f}", file=sys.stderr)
-        train_rounds(settings, options, model, data, rewind_point, progress, pending, generator, out_dir)
+        if not options.no_tensorboard:
+            per_epoch = steps_per_pass(task, settings.optimiser.batch_size, settings.optimiser.batching)
+            board = Step1Board(out_dir, per_epoch, progress["records"], progress["round"],
+                               pending["epoch"] if pending else 0)
+        train_rounds(settings, options, model, data, rewind_point, progress, pending, generator, out_dir, board)
     except NonFiniteLoss as error:
         fail(str(error))
     except OSError as error:
         fail(f"writing to {out_dir}: {error.strerror or error}; the last finished epoch is kept, resume with --resume")
     finally:
+        if board is not None:
+            board.close()
         lock.release()
 
 
 def train_rounds(settings: Step1Settings, options: Step1Options, model, data: Dataset, rewind_point: dict,
-                 progress: dict, pending: dict | None, generator, out_dir: str) -> None:
-    """The rounds of Algorithm 1 from progress["round"], saving the whole state after every epoch and round."""
-    task_id, optimiser = settings.data.task_id, settings.optimiser
+                 progress: dict, pending: dict | None, generator, out_dir: str, board: Step1Board | None) -> None:
+    """The rounds of Algorithm 1 from progress["round"], each next mask from --finder's mask finder, saving the whole
+    state (the finder's included) after every epoch and round; `board` (None: --no_tensorboard) gets the events."""
+    task_id, optimiser, pruning = settings.data.task_id, settings.optimiser, settings.pruning
     task, pad = data.tasks[task_id], data.words.padding_idx
+    schedule = kept_schedule(pruning.final_rate, pruning.pruning_iter)
+    finder = make_finder(pruning.finder, schedule, out_dir=out_dir, epsilon=pruning.earlybird_epsilon,
+                         snip_batches=pruning.snip_batches, task_id=task_id, task=task,
+                         batch_size=optimiser.batch_size, seed=settings.model.seed, pad_index=pad,
+                         device=options.device)
+    finder.prepare(model, full_mask(model, list(progress["mask"])))
+    finder.load_state(progress.get("finder", {}))
 
     def save_progress(train: dict | None) -> None:
+        progress["finder"] = finder.state()
         save_training_state(out_dir, {**progress, "mask": {n: m.cpu() for n, m in progress["mask"].items()},
                                       "train": train, "rng": rng_state(generator)})
         epochs = None if train is None else {"history": step1_history(train["history"], task.name)}
@@ -139,20 +157,24 @@ def train_rounds(settings: Step1Settings, options: Step1Options, model, data: Da
                             scheduler=optimiser.scheduler, warmup_steps=optimiser.warmup_steps,
                             warmup_ratio=optimiser.warmup_ratio, amp=optimiser.amp,
                             desc=f"[{task.name}] round {round_}", log=lambda line: print(line, flush=True),
-                            state=pending, checkpoint=save_progress, patience=optimiser.patience)
+                            state=pending, checkpoint=save_progress, patience=optimiser.patience,
+                            converged=finder.converged(round_, round_mask, model),
+                            why=f"mask distance below ε = {pruning.earlybird_epsilon}",
+                            monitor=board.monitor(progress["records"]) if board else SILENT)
         pending = None
         model.load_state_dict(result.best_state)
         scored = (round_mask, task_id, task)
         test = evaluate(model, *scored, "test", optimiser.batch_size, options.device, pad)
+        if board is not None:
+            board.round(round_, round_mask, result.best_dev, test)
         lenient = {split: evaluate_lenient(model, *scored, split, optimiser.batch_size, options.device, pad)
                    for split in ("dev", "test")}
         return RoundOutcome(result.best_state, result.best_dev, test, result.best_epoch, result.epochs,
-                            result.seconds, lenient["dev"], lenient["test"], result.history)
+                            result.seconds, lenient["dev"], lenient["test"], result.history, result.steps)
 
-    schedule = kept_schedule(settings.pruning.final_rate, settings.pruning.pruning_iter)
     records = run_imp(model, rewind_point, to_device(progress["mask"], options.device), schedule, progress["round"],
                       train_round, out_dir, task.name, log=lambda line: print(line, flush=True),
-                      records=progress["records"], checkpoint=end_of_round)
+                      records=progress["records"], checkpoint=end_of_round, finder=finder)
     write_json(os.path.join(out_dir, COMPLETE), {"task": task.name, "rounds": len(records)})
     clear_training_state(out_dir)
 

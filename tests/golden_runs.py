@@ -36,11 +36,14 @@ def results(path: str) -> dict:
     return kept
 
 
+COST = ("seconds", "steps", "finder")  # a round's cost and finder, recorded since: bookkeeping, not results
+
+
 def scores(path: str) -> list[dict]:
-    """What a Step 1 task computed: every round's record and its per-epoch history, without the seconds."""
+    """What a Step 1 task computed: every round's record and its per-epoch history, without its cost."""
     rounds = []
     for line in Path(path).read_text().splitlines():
-        record = {k: v for k, v in json.loads(line).items() if k != "seconds"}
+        record = {k: v for k, v in json.loads(line).items() if k not in COST}
         record["history"] = [{k: v for k, v in h.items() if k != "seconds"} for h in record["history"]]
         rounds.append(record)
     return rounds

@@ -13,6 +13,7 @@ import torch
 
 from models import get_model
 from tests.conftest import build_tiny_dataset
+from utils.runs import layout
 from utils.runs.checkpoint import load_tensors, save_state
 from utils.training.distributed import TRACE_ENV, Context, shard, steps_per_epoch
 from utils.subnets.masks import prunable_names, save_mask
@@ -133,8 +134,13 @@ def test_one_process_under_torchrun_is_the_plain_run(tiny):
 
 def test_rank0_alone_writes_the_run_folder(tiny):
     exp = tiny["root"] / "exp"
-    listing = {p: sorted(x.relative_to(exp / p).as_posix() for x in (exp / p).rglob("*")) for p in ("plain", "two")}
+    def name(path) -> str:  # an event file's name holds its time, host and process: compare where it is
+        relative = path.relative_to(exp).parts[1:]
+        return "/".join(relative[:-1] + ("<events>",)) if ".tfevents." in relative[-1] else "/".join(relative)
+
+    listing = {p: sorted(name(x) for x in (exp / p).rglob("*")) for p in ("plain", "two")}
     assert listing["two"] == listing["plain"]
+    assert f"{layout.TENSORBOARD}/<events>" in listing["two"]
     assert json.loads((exp / "two" / "results.json").read_text())["world_size"] == 2
     assert json.loads((exp / "one" / "results.json").read_text())["world_size"] == 1
     assert sorted(os.listdir(tiny["root"] / "trace-two")) == ["rank0.jsonl", "rank1.jsonl"]

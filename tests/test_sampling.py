@@ -55,9 +55,9 @@ def test_epoch_schedule_draws_from_its_generator_only(sampling):
     """Every mode draws from the run's generator (checkpointed for resume), never from torch's global RNG."""
     sizes, batches = [100, 300, 600], [10, 30, 60]
     torch.manual_seed(0)
-    first = epoch_schedule(sampling, sizes, batches, gen(3))
+    first = epoch_schedule(sampling, sizes, batches, gen(3), temperature=2.0)
     torch.manual_seed(1)
-    assert epoch_schedule(sampling, sizes, batches, gen(3)) == first
+    assert epoch_schedule(sampling, sizes, batches, gen(3), temperature=2.0) == first
 
 
 # --- round-robin (the original's --trainer seq-label) ---
@@ -133,9 +133,9 @@ def test_resample_task_order_drawn_per_epoch():
 # --- dispatch ---
 
 def test_known_samplings():
-    assert set(SAMPLINGS) == {"proportional", "round-robin", "resample"}
+    assert set(SAMPLINGS) == {"proportional", "round-robin", "resample", "temperature"}
     for name in SAMPLINGS:
-        assert len(epoch_schedule(name, [20, 40], [2, 4], gen(0))) == (12 if name == "resample" else 6)
+        assert len(epoch_schedule(name, [20, 40], [2, 4], gen(0), temperature=2.0)) == (12 if name == "resample" else 6)
 
 
 @pytest.mark.parametrize("name", ["uniform", "", "Proportional", "seq-label"])

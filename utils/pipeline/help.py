@@ -48,7 +48,8 @@ def script_defaults() -> dict[str, str]:
         elif isinstance(value, bool):
             out[variable.name] = "1" if value else "off"
         else:
-            out[variable.name] = "all" if value is None else str(value)
+            out[variable.name] = ("all" if variable.name.endswith("_LIMIT") else "(none)") if value is None \
+                else str(value)
     out["WARMUP_EPOCHS"] = variables.WARMUP_EPOCHS
     return out
 

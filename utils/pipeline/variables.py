@@ -32,6 +32,8 @@ VARIABLES = (
     Variable("PATIENCE", "--patience", (STEP1,), "stop a Step 1 round once dev has not improved for N epochs (0: off)"),
     Variable("PRUNING_ITER", "--pruning_iter", (STEP1,), "pruning rounds after the dense one"),
     Variable("FINAL_RATE", "--final_rate", (STEP1,), "kept fraction after the last round"),
+    Variable("FINDER", "--finder", (STEP1,), "Step 1's mask finder: imp (the paper's), oneshot, earlybird, snip "
+             "(docs/finders.md)"),
     Variable("MTL_EPOCHS", "--epochs", (JOINT,), "epochs of a joint run: Step 3, hard/soft/hierarchical sharing "
              "(default: EPOCHS)"),
     Variable("MTL_PATIENCE", "--patience", (JOINT,), "early stopping of joint runs on the dev average (default: "
@@ -43,7 +45,10 @@ VARIABLES = (
     Variable("N_LAYER", "--n_layer", TRAINING, "BiLSTM layers"),
     Variable("DROPOUT", "--dropout", TRAINING, "dropout on embeddings and BiLSTM output"),
     Variable("OPTIM", "--optim", TRAINING, "optimiser, e.g. 'sgd(lr=0.1, momentum=0.9)'"),
-    Variable("SAMPLING", "--sampling", (WARMUP, JOINT), "task order of joint runs: proportional, round-robin, resample"),
+    Variable("SAMPLING", "--sampling", (WARMUP, JOINT), "task order of joint runs: proportional, round-robin, resample "
+             "or temperature"),
+    Variable("TEMPERATURE", "--temperature", (WARMUP, JOINT), "SAMPLING=temperature: task probability ∝ N_t^(1/T) "
+             "(1: proportional; large: uniform)"),
     Variable("CLIP_NORM", "--clip_norm", (WARMUP, JOINT), "joint runs also clip the gradient norm at N (0: off)"),
     Variable("OPTIMIZER_SCOPE", "--optimizer_scope", (WARMUP, JOINT), "joint runs: task (one optimiser per task) or "
              "shared (one over all parameters, as the original code)"),

@@ -4,4 +4,4 @@ Modules, each importing only those before it: files (reading JSON with one-line 
 folders), runs (which run, its data setting, its training folders, the commands to suggest), collect (one run's
 rows and tables), layers (the masks per tensor part and per layer), figures (kept_vs_dev.png,
 learning_curves.png), heatmap (mask_overlap.png), write (one run's report), seeds (the report
-over seeds), compare (the closing table of run_<setting>.sh all)."""
+over seeds), finders (the finder table over named runs), compare (the closing table of run_<setting>.sh all)."""

@@ -198,3 +198,8 @@ MASK_LAYERS = "mask_layers.csv"   # the paper's Table 7 per layer
 MASK_ROUNDS = "mask_rounds.csv"   # each task's kept and newly pruned fraction per part, Step 1 round by round
 MASK_ROUND_OVERLAP = "mask_round_overlap.csv"   # the overlap per part of the tasks' masks of each Step 1 round
 MASK_OVERLAP = "mask_overlap.png" # heatmap: the chosen subnets' overlap per part and task group
+
+# TensorBoard event files of a training run (utils.training.tensorboard), in the run folder; Step 1's per-round
+# scalars (kept %, dev, test, mask density) in a subfolder of it, on their own step axis: the round.
+TENSORBOARD = "tb"
+TENSORBOARD_ROUNDS = "rounds"

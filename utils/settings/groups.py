@@ -14,6 +14,7 @@ from models.encoder import DEFAULT_NEED_CUT
 from utils.data.batching import BATCHINGS
 from utils.runs.layout import (BEST, CONFIG, DIRECT_STEP1, DIRECT_STEP3, INIT, RESULTS, default_exp_dir,
                                default_processed)
+from utils.subnets.finders import FINDERS
 from utils.training.sampling import SAMPLINGS
 from utils.training.task import AMP
 
@@ -142,6 +143,15 @@ class Pruning:
                                               "encoder's candidates (biases never; a transformer: its Linear "
                                               "weights, default pattern layer)")
     init_masks: str | None = setting(None, "a mask file (<round>_<kept>.th) to resume pruning from", type=str)
+    finder: str = setting("imp", "how each kept fraction's mask is found: imp (the paper's iterative magnitude "
+                                 "pruning), oneshot (the dense round's weights cut to every kept fraction), earlybird "
+                                 "(each round ends once its mask stops changing), snip (connection sensitivity at the "
+                                 "rewind point, no training to find it); docs/finders.md", choices=FINDERS)
+    earlybird_epsilon: float = setting(0.1, "--finder earlybird: a round ends once the normalised Hamming distance "
+                                            "between consecutive epochs' masks is below this (You et al. 2020: 0.1)",
+                                       check="fraction")
+    snip_batches: int = setting(1, "--finder snip: training batches the sensitivity |g ⊙ w| is summed over (Lee et al. "
+                                   "2019: one)", check="positive")
 
 
 @dataclass(frozen=True)
@@ -151,7 +161,10 @@ class Joint:
     masks_path: str | None = setting(None, f"folder from prepare-masks.sh (<task_id>.th masks, {INIT}); "
                                            "none = hard sharing", type=str)
     sampling: str = setting("proportional", "task order: proportional to training-set size (the paper's; default), "
-                                            "round-robin or resample (the original's)", choices=SAMPLINGS)
+                                            "round-robin, resample (the original's) or temperature (∝ N_t^(1/T), "
+                                            "--temperature)", choices=SAMPLINGS)
+    temperature: float = setting(1.0, "--sampling temperature: task probability ∝ N_t^(1/T); 1 is proportional, "
+                                      "large T tends to uniform (jiant's sampler)", check="positive")
     system: str | None = setting(None, f"label recorded in {RESULTS} for report.py (default: sparse sharing with "
                                        "masks, else by --arch)", type=str)
 
@@ -168,6 +181,7 @@ class Options:
     exp_name: str | None = setting(None, "name of this run's folder under the output root", type=str)
     resume: bool = setting(False, "continue the stopped run in the output folder from its last finished epoch (a "
                                   "finished run: nothing to do)")
+    no_tensorboard: bool = setting(False, "write no TensorBoard event files into the run folder")
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,10 @@ from utils.training.distributed import SINGLE, Context, StepTrace, broadcast, br
     seed_dropout, shard, steps_per_epoch
 from utils.subnets.masks import Mask
 from utils.runs.resume import rng_state, set_rng_state
-from utils.training.sampling import epoch_schedule
-from utils.settings.groups import JOINT, OPTIMIZER_SCOPES, SCHEDULERS, STEP1
+from utils.training.metricslog import step1_history
+from utils.training.sampling import epoch_schedule, refill_batching
+from utils.settings.groups import JOINT, OPTIMIZER_SCOPES, SCHEDULERS, STEP1, Joint
+from utils.training.tensorboard import SILENT, Monitor
 from utils.training.task import NonFiniteLoss, evaluate, make_optimizer, patience_spent, train_step
 
 PASSES = "passes"  # one task, one pass over batches drawn afresh each epoch (Step 1): no task draw, no "random first"
@@ -84,15 +86,6 @@ class JointResult:
     stopped_early: bool = False
 
 
-def refill_batching(batching: str, sampling: str, first: bool) -> str:
-    """How a task's next batches are composed. With `original` batching, as the original's loaders: random
-    batches the first time (its loaders start with a RandomSampler), then bucketed, except that `resample`
-    re-creates them random; the other modes are what they say (Step 1's passes never draw a first refill)."""
-    if batching == "original" and (first or sampling == "resample"):
-        return "random"
-    return batching
-
-
 def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_size: int, optim: str,
                 scheduler: str, sampling: str, device: torch.device | str, pad_index: int,
                 generator: torch.Generator, on_best: Callable[[int], None],
@@ -103,7 +96,9 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
                 checkpoint: Callable[[dict], None] | None = None, context: Context = SINGLE,
                 patience: int = JOINT.patience, optimizer_scope: str = JOINT.optimizer_scope,
                 describe: Callable[[EpochReport, bool], str] | None = None, label: str | None = None,
-                log: Callable[[str], None] = lambda line: print(line, flush=True)) -> JointResult:
+                log: Callable[[str], None] = lambda line: print(line, flush=True),
+                converged: Callable[[int], bool] | None = None, temperature: float = Joint.temperature,
+                monitor: Monitor = SILENT) -> JointResult:
     """Joint training. Every turn picks a task by `sampling` and makes a gradient step on the task's next batch
     through its mask with the task's own optimiser (`optimizer_scope` "task"), so neither the gradient nor the
     momentum of task t touches weights outside M_t; "shared" steps every task with one optimiser, as the original,
@@ -117,7 +112,11 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
     rank with gradients averaged over the ranks. Callbacks run, and the epoch line prints, on rank 0 only;
     `checkpoint` gets every rank's batch queues and RNG states under "shards" (a resume needs the same N).
     `describe(report, stopping)` makes the epoch line (default: every task's dev score and their average); `label`
-    names the run in a non-finite-loss error and the progress bar (default: the task); `log` receives the line."""
+    names the run in a non-finite-loss error and the progress bar (default: the task); `log` receives the line.
+    `converged(epoch)`, asked after every epoch (one process), ends training when it says True (a mask finder's
+    rule, e.g. early-bird's); the answer is part of the checkpoint, so a resumed run stops where it stopped.
+    `temperature` is --sampling temperature's T. `monitor` (rank 0's TensorBoard hooks; other ranks: SILENT) sees
+    every step's loss and learning rate and every epoch's report before the checkpoint; it draws no random numbers."""
     if optimizer_scope not in OPTIMIZER_SCOPES:
         raise ValueError(f"--optimizer_scope {optimizer_scope!r}: expected one of {', '.join(OPTIMIZER_SCOPES)}")
     optimizers = [make_optimizer(optim, parameter_groups(model))
@@ -138,7 +137,7 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
     queues = [[] if passes else refill(k, first=True) for k in range(len(tasks))]
     counts: Counter = Counter()
     result = JointResult(0, {})
-    best_average, global_step, first_epoch = -math.inf, 0, 1
+    best_average, global_step, first_epoch, done = -math.inf, 0, 1, False
     broadcast_parameters(model, context)
     seed_dropout(context)
     if state is not None:
@@ -151,13 +150,13 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
         for optimizer, saved in zip(optimizers, state["optimizers"]):
             optimizer.load_state_dict(saved)
         queues, counts, global_step = own["queues"], Counter(state["counts"]), state["global_step"]
-        best_average, first_epoch = state["best_average"], state["epoch"] + 1
+        best_average, first_epoch, done = state["best_average"], state["epoch"] + 1, state.get("converged", False)
         result = JointResult(state["best_epoch"], state["best_dev"],
                              history=[EpochReport(**report) for report in state["history"]])
         set_rng_state(own["rng"], generator)
     reduce, trace = gradient_averager(context), StepTrace(context)
     for epoch in range(first_epoch, epochs + 1):
-        if patience_spent(epoch - 1, result.best_epoch, patience):
+        if done or patience_spent(epoch - 1, result.best_epoch, patience):
             result.stopped_early = True
             break
         start, losses = time.time(), []
@@ -165,7 +164,7 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
             queues = [refill(0)]
             schedule = [0] * len(queues[0])
         else:
-            schedule = epoch_schedule(sampling, sizes, epoch_steps, generator)
+            schedule = epoch_schedule(sampling, sizes, epoch_steps, generator, temperature)
         for k in tqdm(schedule, desc=f"{label + ' ' if label else ''}epoch {epoch}/{epochs}", leave=False,
                       dynamic_ncols=True, disable=not context.is_main):
             if not queues[k]:
@@ -188,6 +187,7 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
                                     "learning rate (--optim) or check the data")
             global_step += 1
             counts[tasks[k].data.name] += 1
+            monitor.step(global_step, losses[-1], base_lrs[slot][0] * factor)
             if print_every and global_step % print_every == 0:
                 tqdm.write(f"epoch {epoch} step {global_step}: loss {sum(losses[-print_every:]) / print_every:.4f}")
         dev = broadcast({t.data.name: evaluate(model, t.mask, t.task_id, t.data, "dev", batch_size, device, pad_index)
@@ -202,7 +202,9 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
             on_epoch(epoch)
         result.history.append(EpochReport(epoch, dev, average, sum(losses) / max(len(losses), 1),
                                           time.time() - start, improved))
-        stop = epoch < epochs and patience_spent(epoch, result.best_epoch, patience)
+        done = converged is not None and epoch < epochs and converged(epoch)
+        stop = epoch < epochs and (done or patience_spent(epoch, result.best_epoch, patience))
+        monitor.epoch(global_step, result.history[-1])
         if context.is_main:
             log(describe(result.history[-1], stop) if describe else epoch_line(result.history[-1]) + (
                 f"  (dev average not better for {patience} epoch(s): stopped early)" if stop else ""))
@@ -214,7 +216,7 @@ def train_joint(model: nn.Module, tasks: list[JointTask], *, epochs: int, batch_
                             "counts": dict(counts), "global_step": global_step, "best_average": best_average,
                             "best_epoch": result.best_epoch, "best_dev": result.best_dev,
                             "history": [vars(report) for report in result.history], "rng": rng_state(generator),
-                            **({"world_size": context.world_size, "shards": shards} if context.active else {})})
+                            "converged": done, **({"world_size": context.world_size, "shards": shards} if context.active else {})})
     result.counts = dict(counts)
     return result
 
@@ -238,6 +240,7 @@ class TrainResult:
     seconds: float
     history: list[dict] = field(default_factory=list)
     stopped_early: bool = False
+    steps: int = 0  # optimiser steps
 
 
 def joint_state(state: dict, task: str) -> dict:
@@ -256,12 +259,6 @@ def joint_state(state: dict, task: str) -> dict:
             "best_state": state["best_state"], "seconds": state["seconds"]}
 
 
-def step1_history(history: list[dict], task: str) -> list[dict]:
-    """A one-task joint run's epochs as Step 1 records them (scores.jsonl, metrics.jsonl): the task's dev score."""
-    return [{"epoch": h["epoch"], "dev": h["dev"][task], "loss": h["loss"], "seconds": round(h["seconds"], 2)}
-            for h in history]
-
-
 def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData, *, epochs: int, batch_size: int,
                optim: str, device: torch.device | str, pad_index: int, generator: torch.Generator,
                batching: str = STEP1.batching, clip_norm: float | None = STEP1.clip_norm,
@@ -269,14 +266,22 @@ def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData
                warmup_steps: int = STEP1.warmup_steps, warmup_ratio: float = STEP1.warmup_ratio,
                amp: str = STEP1.amp, desc: str = "",
                log: Callable[[str], None] = lambda line: None, state: dict | None = None,
-               checkpoint: Callable[[dict], None] | None = None, patience: int = STEP1.patience) -> TrainResult:
+               checkpoint: Callable[[dict], None] | None = None, patience: int = STEP1.patience,
+               converged: Callable[[int], bool] | None = None, why: str = "mask converged",
+               monitor: Monitor = SILENT) -> TrainResult:
     """Step 1's training of one task's subnet from the model's current weights, as a joint run of that task: a
     fresh optimiser, every epoch one pass over batches composed as `batching` says, the LR schedule `scheduler`
     (Step 1's: × 1/(1+decay·epoch)) over the round's steps, gradient-norm clipping, dev every epoch; keeps the best-dev weights. With `patience` > 0, stops once dev has
     not improved for that many epochs. After every epoch `checkpoint` receives the whole training state (the best
     weights included); given back as `state`, training continues after that epoch exactly as if it had not
-    stopped."""
+    stopped. `converged(epoch)` may end the round early too (a mask finder's rule; `why` says it in the log).
+    `monitor`: the round's TensorBoard hooks (train_joint's)."""
     best = {"state": copy.deepcopy(model.state_dict())}
+    answers: dict[int, bool] = {}
+
+    def ask(epoch: int) -> bool:
+        answers[epoch] = bool(converged(epoch))
+        return answers[epoch]
     state = joint_state(state, task.name) if state is not None else None
     if state is not None:
         best["state"] = state["best_state"]
@@ -287,7 +292,10 @@ def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData
     def line(report: EpochReport, stopping: bool) -> str:
         text = (f"{desc} epoch {report.epoch}/{epochs}: dev {report.dev[task.name]:.2f}"
                 f"{'  *best' if report.improved else ''}  loss {report.loss:.4f}  {report.seconds:.0f}s")
-        return text + (f"  (dev not better for {patience} epoch(s): round stopped early)" if stopping else "")
+        if not stopping:
+            return text
+        reason = why if answers.get(report.epoch) else f"dev not better for {patience} epoch(s)"
+        return text + f"  ({reason}: round stopped early)"
 
     def save(training: dict) -> None:
         seconds = sum(h["seconds"] for h in training["history"])
@@ -299,10 +307,12 @@ def train_task(model: nn.Module, mask: Mask | None, task_id: int, task: TaskData
                          lr_decay=lr_decay, warmup_steps=warmup_steps, warmup_ratio=warmup_ratio, amp=amp,
                          batching=batching,
                          state=state, patience=patience, checkpoint=save if checkpoint is not None else None,
-                         describe=line, label=desc, log=log)
+                         describe=line, label=desc, log=log, converged=ask if converged is not None else None,
+                         monitor=monitor)
     history = step1_history([vars(r) for r in result.history], task.name)
     if result.stopped_early and history:
         history[-1]["stopped_early"] = True
     trained = history[-1]["epoch"] if history else 0
     return TrainResult(best["state"], result.best_dev.get(task.name, -math.inf), result.best_epoch, trained,
-                       sum(r.seconds for r in result.history), history, trained < epochs)
+                       sum(r.seconds for r in result.history), history, trained < epochs,
+                       sum(result.counts.values()))

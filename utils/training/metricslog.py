@@ -22,6 +22,12 @@ def step1_metrics(task: str, rounds: list[dict], current_round: int, mask: Mask,
     return lines
 
 
+def step1_history(history: list[dict], task: str) -> list[dict]:
+    """A one-task joint run's epochs as Step 1 records them (scores.jsonl, metrics.jsonl): the task's dev score."""
+    return [{"epoch": h["epoch"], "dev": h["dev"][task], "loss": h["loss"], "seconds": round(h["seconds"], 2)}
+            for h in history]
+
+
 def joint_metrics(system: str, history: list[dict]) -> list[dict]:
     """Joint training's records (Step 3, a warmup or a baseline): per epoch every task's dev score and their
     average, the mean loss, seconds, and whether the epoch became the selected one so far."""

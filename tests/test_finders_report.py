@@ -1,0 +1,61 @@
+"""report.py --finders: budget `run_conll03.sh all` runs with FINDER=imp (two seeds) and FINDER=earlybird (one),
+then the finder table: one row per run with its finder, Step 1's cost summed from scores.jsonl, Step 2's kept %
+and Step 3's test scores, mean ± std over seeds, checked against the files."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from utils.report.finders import finder_table
+from utils.runs import layout
+
+REPO = Path(__file__).resolve().parents[1]
+BUDGET = {"TRAIN_LIMIT": "30", "EVAL_LIMIT": "12", "EPOCHS": "2", "PRUNING_ITER": "1", "FINAL_RATE": "0.5",
+          "HIDDEN_SIZE": "8", "JOBS": "1", "DEVICE": "cpu", "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def runs(processed_conll03_small, tmp_path_factory) -> Path:
+    exp = tmp_path_factory.mktemp("finders")
+    for name, finder, seeds in (("f-imp", "imp", "1,2"), ("f-eb", "earlybird", "1")):
+        env = {**os.environ, **BUDGET, "FINDER": finder, "SEEDS": seeds, "NAME": name, "PYTHON": sys.executable,
+               "PROCESSED": str(processed_conll03_small), "EXP_DIR": str(exp)}
+        done = subprocess.run(["bash", "run_conll03.sh", "all"], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return exp
+
+
+def test_the_finder_table_sums_the_cost_and_averages_the_seeds(runs):
+    table, missing = finder_table(str(runs), ["f-imp", "f-eb"])
+    assert missing == []
+    assert [row[0] for row in table.rows] == ["f-imp (imp)", "f-eb (earlybird)"]
+    keys = [key for _, key, _ in table.columns]
+    imp = dict(zip(keys[1:], table.rows[0][1:]))
+    seeds = [layout.run(str(runs), "f-imp").seed(s) for s in (1, 2)]
+    epochs, averages = [], []
+    for run in seeds:
+        total = 0
+        for task in range(3):
+            lines = Path(run.step1_task(task), layout.SCORES).read_text().splitlines()
+            total += sum(json.loads(line)["epochs"] for line in lines)
+            assert all(json.loads(line)["finder"] == "imp" for line in lines)
+        epochs.append(total)
+        results = json.loads(Path(run.step3(), layout.RESULTS).read_text())
+        averages.append(results["test_average"])
+    assert imp["task_epochs"].mean == pytest.approx(sum(epochs) / 2) and imp["task_epochs"].n == 2
+    assert imp["average"].mean == pytest.approx(sum(averages) / 2)
+    assert imp["average"].std == pytest.approx(abs(averages[0] - averages[1]) / 2 ** 0.5)
+    assert imp["task_epochs"].mean == 3 * 2 * 2          # 3 tasks × 2 rounds × 2 epochs, none stopped early
+    markdown = table.markdown()
+    assert "f-eb (earlybird)" in markdown and "±" in markdown.splitlines()[2]
+
+
+def test_report_prints_it(runs):
+    done = subprocess.run([sys.executable, "report.py", "conll03", "--exp_dir", str(runs), "--finders", "f-imp",
+                           "f-eb", "nothing"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "f-imp (imp)" in done.stdout and "- nothing: 1 of 1 seed(s) without a finished Step 3" in done.stdout
