@@ -256,3 +256,29 @@ def test_two_runs_with_one_name_exactly_one_proceeds(processed_conll03_small, tm
     errors = [line for line in second.stderr.splitlines() if line.startswith("error:")]
     assert f"{warmup} is in use by another run" in errors[0]
     assert first.returncode == 143 and not os.path.exists(os.path.join(warmup, layout.RESULTS))
+
+
+def test_a_signal_while_a_job_starts_still_stops_it(tmp_path, monkeypatch):
+    """A signal that arrives after a child exists but before the executor has recorded it (inside Popen, on a busy
+    machine) is held until the child is recorded, so that the stop reaches it too: no job outlives the run."""
+    from utils.pipeline import executor
+    from utils.pipeline.plan import Job, Stage
+
+    popen = subprocess.Popen
+    children = []
+
+    def popen_then_signal(*args, **kwargs):
+        children.append(popen(*args, **kwargs))
+        os.kill(os.getpid(), signal.SIGTERM)  # handled here, before start() has put the child in `running`
+        return children[-1]
+
+    monkeypatch.setattr(executor.subprocess, "Popen", popen_then_signal)
+    monkeypatch.setattr(executor, "GRACE_SECONDS", 5.0)
+    job = Job("step1", "Step 1, task 0", ("-c", "import time; time.sleep(60)"), str(tmp_path / "out"), 0,
+              str(tmp_path / "job.log"))
+    options = executor.Options(python=sys.executable, exp_dir=str(tmp_path), resume_hint="bash run.sh")
+    with pytest.raises(SystemExit) as stopped:
+        with executor.Executor(options) as running:
+            running.run([Stage("Step 1", (job,), parallel=True)])
+    assert stopped.value.code == 143
+    assert [child.poll() for child in children] == [-signal.SIGTERM]

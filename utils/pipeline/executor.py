@@ -104,6 +104,8 @@ class Executor:
         self.finished = identity.finished_jobs(options.exp_dir) if options.reuse else {}
         self.running: dict[subprocess.Popen, Job] = {}
         self.stage = ""
+        self.starting = False
+        self.deferred: int | None = None
 
     def say(self, line: str) -> None:
         print(line, file=self.options.out, flush=True)
@@ -112,6 +114,9 @@ class Executor:
 
     def __enter__(self) -> "Executor":
         def handler(signum: int, frame) -> None:
+            if self.starting:  # a child exists but is not in self.running yet: stop it once it is
+                self.deferred = signum
+                return
             raise Interrupted(signum)
 
         self.previous = {s: signal.signal(s, handler) for s in SIGNALS}
@@ -162,13 +167,19 @@ class Executor:
         command = [self.options.python, *job.command, *(("--device", device) if device else ())]
         if job.log:
             os.makedirs(os.path.dirname(job.log), exist_ok=True)
-            log = open(job.log, "w", encoding="utf-8")
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-            log.close()
-        else:
-            self.options.out.flush()
-            process = subprocess.Popen(command, env=env, start_new_session=True)
-        self.running[process] = job
+        self.options.out.flush()
+        log = open(job.log, "w", encoding="utf-8") if job.log else None
+        self.starting = True
+        try:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT if log else None, env=env,
+                                       start_new_session=True)
+            self.running[process] = job
+        finally:
+            self.starting = False
+            if log:
+                log.close()
+        if self.deferred is not None:
+            raise Interrupted(self.deferred)
         return process
 
     def settled(self, job: Job, key: str) -> bool:
