@@ -5,7 +5,7 @@ import sys
 
 from utils.runs.checkpoint import load_weights, save_state
 from utils.data.dataset import Dataset
-from utils.subnets.finders import make_finder
+from utils.subnets.finders.make import make_finder
 from utils.subnets.imp import RoundOutcome, run_imp
 from utils.subnets.masks import full_mask, load_mask, prunable_names, to_device
 from utils.training.metricslog import step1_metrics, write_metrics
@@ -128,11 +128,9 @@ def train_rounds(settings: Step1Settings, options: Step1Options, model, data: Da
     task_id, optimiser, pruning = settings.data.task_id, settings.optimiser, settings.pruning
     task, pad = data.tasks[task_id], data.words.padding_idx
     schedule = kept_schedule(pruning.final_rate, pruning.pruning_iter)
-    finder = make_finder(pruning.finder, schedule, out_dir=out_dir, epsilon=pruning.earlybird_epsilon,
-                         snip_batches=pruning.snip_batches, task_id=task_id, task=task,
-                         batch_size=optimiser.batch_size, seed=settings.model.seed, pad_index=pad,
-                         device=options.device)
-    finder.prepare(model, full_mask(model, list(progress["mask"])))
+    finder = make_finder(schedule, out_dir=out_dir, pruning=pruning, optimiser=optimiser, task_id=task_id, task=task,
+                         seed=settings.model.seed, pad_index=pad, device=options.device,
+                         log=lambda line: print(line, flush=True))
     finder.load_state(progress.get("finder", {}))
 
     def save_progress(train: dict | None) -> None:
@@ -147,6 +145,8 @@ def train_rounds(settings: Step1Settings, options: Step1Options, model, data: Da
         progress.update(round=next_round, mask=next_mask if next_mask is not None else progress["mask"],
                         records=finished)
         save_progress(None)
+
+    finder.prepare(model, full_mask(model, list(progress["mask"])), lambda: save_progress(None))
 
     def train_round(round_: int, round_mask) -> RoundOutcome:
         nonlocal pending

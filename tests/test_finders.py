@@ -1,7 +1,8 @@
 """Mask finders (--finder): every finder's masks nest and keep the exact count of each kept fraction under one global
 threshold of its own ranking over the declared scope; masks are deterministic under a seed; early-bird stops on a
 hand-made sequence of masks exactly when the distance falls under ε; SNIP's scores are |g ⊙ w| computed by hand;
-each finder resumes bit-identically after a stop at any saved state; Step 2 and Step 3 run on each one's output."""
+movement's kept share follows the cubic schedule worked out by hand, its scores are −(∂L/∂W′) ⊙ W after one step
+and its straight-through masks let a pruned weight's score move; each finder resumes bit-identically after a stop at any saved state; Step 2 and Step 3 run on each one's output."""
 import json
 
 import pytest
@@ -17,9 +18,11 @@ from utils.runs.checkpoint import load_tensors
 from utils.subnets import selection
 from utils.subnets.finders import FINDERS
 from utils.subnets.finders.earlybird import EarlyBird, hamming
+from utils.subnets.finders.movement import TopV, cubic_kept, learn_scores
 from utils.subnets.finders.snip import sensitivity
 from utils.subnets.masks import full_mask, prunable_names
 from utils.subnets.pruning import kept_schedule
+from utils.settings.groups import Step1Optimiser
 
 SCHEDULE = kept_schedule(0.25, 2)  # 100%, 50%, 25%
 
@@ -48,10 +51,12 @@ def round_files(folder) -> list[tuple[dict, dict]]:
     return out
 
 
-def below_one_threshold(ranking: dict, keep: dict, among: dict) -> bool:
-    """Every weight `keep` keeps ranks at least as high as every weight of `among` it drops (one global cut)."""
-    kept = torch.cat([ranking[n][keep[n]].abs().flatten() for n in keep])
-    dropped = torch.cat([ranking[n][among[n] & ~keep[n]].abs().flatten() for n in keep])
+def below_one_threshold(ranking: dict, keep: dict, among: dict, magnitude: bool = True) -> bool:
+    """Every weight `keep` keeps ranks at least as high as every weight of `among` it drops (one global cut), by
+    magnitude or (movement's scores) by value."""
+    rank = (lambda t: t.abs()) if magnitude else (lambda t: t)
+    kept = torch.cat([rank(ranking[n][keep[n]]).flatten() for n in keep])
+    dropped = torch.cat([rank(ranking[n][among[n] & ~keep[n]]).flatten() for n in keep])
     return dropped.numel() == 0 or bool(kept.min() >= dropped.max())
 
 
@@ -80,6 +85,14 @@ def test_masks_nest_and_keep_the_exact_count_under_one_threshold(finder, tiny_pr
         task = tiny_data.tasks[1]
         ranking = sensitivity(model, dense, 1, task, 1, 2, 2019, tiny_data.words.padding_idx, "cpu")
         assert all(below_one_threshold(ranking, rounds[r][0], dense) for r in (1, 2))
+    if finder == "movement":   # every round from the scores of one pass from the rewind point
+        model = tiny_model(tiny_data)
+        model.load_state_dict(load_tensors(str(folder / layout.INIT)))
+        learned = learn_scores(model, dense, SCHEDULE[-1], 1, tiny_data.tasks[1],
+                               Step1Optimiser(epochs=3, batch_size=2), 2019, tiny_data.words.padding_idx, "cpu")
+        assert all(below_one_threshold(learned["scores"], rounds[r][0], dense, magnitude=False) for r in (1, 2))
+        assert scores[0]["scoring"] == {**learned["cost"], "seconds": scores[0]["scoring"]["seconds"]}
+        assert all("scoring" not in s for s in scores[1:])
 
 
 @pytest.mark.parametrize("finder", FINDERS)
@@ -143,7 +156,8 @@ def test_snip_scores_are_g_times_w_by_hand(tiny_data):
 
 # 3 rounds × 3 epochs: a state saved after every epoch and every round (12 in all, fewer when early-bird stops):
 # k = 5 stops in round 1 (after round 0's mask was found), k = 2 mid-round 0 (early-bird's ticket in flight).
-@pytest.mark.parametrize("finder, k", [(f, 5) for f in FINDERS] + [("earlybird", 2)])
+# movement: its pass saves after each of its 3 epochs and once done, so k = 2 stops mid-pass.
+@pytest.mark.parametrize("finder, k", [(f, 5) for f in FINDERS] + [("earlybird", 2), ("movement", 2)])
 def test_each_finder_resumes_bit_identically(finder, k, tiny_processed, tmp_path, monkeypatch):
     train_single.main(step1_args(tiny_processed, tmp_path / "reference", finder))
     reference = files_of(tmp_path / "reference" / layout.STEP1_TASKS / "1")
@@ -166,3 +180,46 @@ def test_step2_and_step3_run_on_each_finders_output(finder, tiny_processed, tiny
                     "--save_dir", str(tmp_path), "--exp_name", "step3", *BUDGET])
     results = json.loads((tmp_path / "step3" / layout.RESULTS).read_text())
     assert results["system"] == "sparse sharing" and set(results["tasks"]) == set(tiny_data.task_names())
+
+
+def test_the_cubic_schedule_by_hand():
+    """100 steps to 10% kept: v = 1 for steps 0-9 (10%), 0.1 + 0.9·(1 − (t − 10)/70)³ for steps 10-79, 0.1 from
+    step 80 (the last 20%)."""
+    assert [cubic_kept(t, 100, 0.1) for t in (0, 9, 10)] == [1.0, 1.0, 1.0]
+    assert cubic_kept(45, 100, 0.1) == pytest.approx(0.1 + 0.9 * 0.5 ** 3)
+    assert cubic_kept(79, 100, 0.1) == pytest.approx(0.1 + 0.9 * (1 / 70) ** 3)
+    assert [cubic_kept(t, 100, 0.1) for t in (80, 99)] == [0.1, 0.1]
+    values = [cubic_kept(t, 37, 0.25) for t in range(37)]
+    assert all(a >= b for a, b in zip(values, values[1:])) and values[0] == 1.0 and values[-1] == 0.25
+
+
+def test_top_v_keeps_the_largest_and_passes_the_gradient_straight_through():
+    scores = torch.tensor([0.3, -1.0, 2.0, 0.0, 1.5], requires_grad=True)
+    factors = TopV.apply(scores, 2)
+    assert factors.tolist() == [0.0, 0.0, 1.0, 0.0, 1.0]
+    (factors * torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])).sum().backward()
+    assert scores.grad.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]   # pruned entries' scores move too
+
+
+def test_movement_scores_after_one_step_are_minus_g_times_w(tiny_data):
+    """A pass of one step (one epoch, one batch holding the whole training set) is still at v = 1, so W′ = W and
+    the scores are −(∂L/∂W) ⊙ W at the rewind point, computed here by hand with the pass's dropout draws."""
+    model = tiny_model(tiny_data)
+    names = prunable_names(model)
+    mask = full_mask(model, names)
+    task = tiny_data.tasks[0]
+    size = len(task.splits["train"])
+    learned = learn_scores(model, mask, 0.5, 0, task, Step1Optimiser(epochs=1, batch_size=size), 7,
+                           tiny_data.words.padding_idx, "cpu")
+    assert learned["cost"]["steps"] == 1
+    from utils.data.batching import collate, epoch_batches
+    (indices,) = epoch_batches("original", task.splits["train"].lengths, size, torch.Generator().manual_seed(7))
+    batch = collate(task.splits["train"], indices, tiny_data.words.padding_idx, "cpu")
+    params = [model.get_parameter(n) for n in names]
+    with torch.random.fork_rng():
+        torch.manual_seed(7)
+        model.train()
+        loss = model.heads.loss(0, model(0, batch.words, batch.seq_len), batch.tags, batch.seq_len)
+    grads = torch.autograd.grad(loss, params)
+    for name, param, grad in zip(names, params, grads):
+        torch.testing.assert_close(learned["scores"][name], -(grad * param).detach(), rtol=1e-5, atol=1e-7)

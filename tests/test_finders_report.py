@@ -1,6 +1,6 @@
-"""report.py --finders: budget `run_conll03.sh all` runs with FINDER=imp (two seeds) and FINDER=earlybird (one),
-then the finder table: one row per run with its finder, Step 1's cost summed from scores.jsonl, Step 2's kept %
-and Step 3's test scores, mean ± std over seeds, checked against the files."""
+"""report.py --finders: budget `run_conll03.sh all` runs with FINDER=imp (two seeds) and FINDER=movement (one),
+then the finder table: one row per run with its finder, Step 1's cost summed from scores.jsonl (movement's scoring
+pass included), Step 2's kept % and Step 3's test scores, mean ± std over seeds, checked against the files."""
 import json
 import os
 import subprocess
@@ -20,7 +20,7 @@ BUDGET = {"TRAIN_LIMIT": "30", "EVAL_LIMIT": "12", "EPOCHS": "2", "PRUNING_ITER"
 @pytest.fixture(scope="module")
 def runs(processed_conll03_small, tmp_path_factory) -> Path:
     exp = tmp_path_factory.mktemp("finders")
-    for name, finder, seeds in (("f-imp", "imp", "1,2"), ("f-eb", "earlybird", "1")):
+    for name, finder, seeds in (("f-imp", "imp", "1,2"), ("f-mv", "movement", "1")):
         env = {**os.environ, **BUDGET, "FINDER": finder, "SEEDS": seeds, "NAME": name, "PYTHON": sys.executable,
                "PROCESSED": str(processed_conll03_small), "EXP_DIR": str(exp)}
         done = subprocess.run(["bash", "run_conll03.sh", "all"], cwd=REPO, env=env, capture_output=True, text=True,
@@ -30,9 +30,9 @@ def runs(processed_conll03_small, tmp_path_factory) -> Path:
 
 
 def test_the_finder_table_sums_the_cost_and_averages_the_seeds(runs):
-    table, missing = finder_table(str(runs), ["f-imp", "f-eb"])
+    table, missing = finder_table(str(runs), ["f-imp", "f-mv"])
     assert missing == []
-    assert [row[0] for row in table.rows] == ["f-imp (imp)", "f-eb (earlybird)"]
+    assert [row[0] for row in table.rows] == ["f-imp (imp)", "f-mv (movement)"]
     keys = [key for _, key, _ in table.columns]
     imp = dict(zip(keys[1:], table.rows[0][1:]))
     seeds = [layout.run(str(runs), "f-imp").seed(s) for s in (1, 2)]
@@ -50,12 +50,14 @@ def test_the_finder_table_sums_the_cost_and_averages_the_seeds(runs):
     assert imp["average"].mean == pytest.approx(sum(averages) / 2)
     assert imp["average"].std == pytest.approx(abs(averages[0] - averages[1]) / 2 ** 0.5)
     assert imp["task_epochs"].mean == 3 * 2 * 2          # 3 tasks × 2 rounds × 2 epochs, none stopped early
+    movement = dict(zip(keys[1:], table.rows[1][1:]))
+    assert movement["task_epochs"].mean == 3 * (2 * 2 + 2)   # and each task's 2-epoch scoring pass
     markdown = table.markdown()
-    assert "f-eb (earlybird)" in markdown and "±" in markdown.splitlines()[2]
+    assert "f-mv (movement)" in markdown and "±" in markdown.splitlines()[2]
 
 
 def test_report_prints_it(runs):
     done = subprocess.run([sys.executable, "report.py", "conll03", "--exp_dir", str(runs), "--finders", "f-imp",
-                           "f-eb", "nothing"], cwd=REPO, capture_output=True, text=True, timeout=120)
+                           "f-mv", "nothing"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "f-imp (imp)" in done.stdout and "- nothing: 1 of 1 seed(s) without a finished Step 3" in done.stdout

@@ -32,8 +32,8 @@ VARIABLES = (
     Variable("PATIENCE", "--patience", (STEP1,), "stop a Step 1 round once dev has not improved for N epochs (0: off)"),
     Variable("PRUNING_ITER", "--pruning_iter", (STEP1,), "pruning rounds after the dense one"),
     Variable("FINAL_RATE", "--final_rate", (STEP1,), "kept fraction after the last round"),
-    Variable("FINDER", "--finder", (STEP1,), "Step 1's mask finder: imp (the paper's), oneshot, earlybird, snip "
-             "(docs/finders.md)"),
+    Variable("FINDER", "--finder", (STEP1,), "Step 1's mask finder: imp (the paper's), oneshot, earlybird, snip, "
+             "movement (docs/finders.md)"),
     Variable("MTL_EPOCHS", "--epochs", (JOINT,), "epochs of a joint run: Step 3, hard/soft/hierarchical sharing "
              "(default: EPOCHS)"),
     Variable("MTL_PATIENCE", "--patience", (JOINT,), "early stopping of joint runs on the dev average (default: "

@@ -1,7 +1,8 @@
 """The finder table (`report.py SETTING --finders NAME [NAME ...]`): one row per named run, each trained with one
 mask finder (FINDER) through `run_<setting>.sh all`: Step 1's cost (task-epochs, optimiser steps in thousands and
-minutes, summed over its tasks and rounds), the kept % Step 2 chose per task, sparse sharing's test score per task and
-their average, # Params and the all-task mask overlap, as mean ± std over the run's seeds."""
+minutes, summed over its tasks and rounds, a finder's own scoring pass included), the kept % Step 2 chose per task,
+sparse sharing's test score per task and their average, # Params and the all-task mask overlap, as mean ± std over
+the run's seeds."""
 import os
 
 from utils.report.files import field, read_object
@@ -29,9 +30,10 @@ def seed_values(run: layout.Run) -> dict[str, float] | None:
     values = {"task_epochs": 0.0, "steps": 0.0, "minutes": 0.0}
     for _, folder in step1_task_dirs(run.step1_tasks()):
         for record in read_rounds(layout.in_folder(folder, layout.SCORES)):
-            values["task_epochs"] += record.get("epochs", 0)
-            values["steps"] += record.get("steps", 0)
-            values["minutes"] += record.get("seconds", 0.0) / 60.0
+            for cost in (record, record.get("scoring") or {}):   # a finder's own pass (movement's), if any
+                values["task_epochs"] += cost.get("epochs", 0)
+                values["steps"] += cost.get("steps", 0)
+                values["minutes"] += cost.get("seconds", 0.0) / 60.0
     for choice in read_selection(run.masks()) or []:
         values[f"kept:{choice['task']}"] = choice["kept"]
     results = read_joint(run.step3()).results

@@ -146,7 +146,8 @@ class Pruning:
     finder: str = setting("imp", "how each kept fraction's mask is found: imp (the paper's iterative magnitude "
                                  "pruning), oneshot (the dense round's weights cut to every kept fraction), earlybird "
                                  "(each round ends once its mask stops changing), snip (connection sensitivity at the "
-                                 "rewind point, no training to find it); docs/finders.md", choices=FINDERS)
+                                 "rewind point, no training to find it), movement (scores learned in one pass from the "
+                                 "rewind point, Sanh et al. 2020); docs/finders.md", choices=FINDERS)
     earlybird_epsilon: float = setting(0.1, "--finder earlybird: a round ends once the normalised Hamming distance "
                                             "between consecutive epochs' masks is below this (You et al. 2020: 0.1)",
                                        check="fraction")

@@ -26,11 +26,16 @@ def prune_global(weights: dict[str, torch.Tensor], mask: Mask, kept_target: floa
     """A new mask keeping round(kept_target · |θ|) weights: the largest magnitudes among those `mask` keeps,
     ranked together over all tensors (one global threshold). Pruned weights stay pruned (nested masks).
     Rounding against the total, not per round, keeps the schedule exact however many rounds run."""
+    return keep_top({n: weights[n].detach().abs() for n in mask}, mask, kept_target)
+
+
+def keep_top(scores: dict[str, torch.Tensor], mask: Mask, kept_target: float) -> Mask:
+    """A new mask keeping the round(kept_target · |θ|) highest `scores` among the weights `mask` keeps, ranked
+    together over all tensors (one global threshold); pruned weights stay pruned."""
     total = count_total(mask)
     n_keep = min(round(kept_target * total), count_kept(mask))
     names = list(mask)
-    scores = torch.cat([torch.where(mask[n], weights[n].detach().abs().float(),
-                                    torch.full_like(weights[n], -1.0, dtype=torch.float)).flatten() for n in names])
-    keep = torch.zeros(total, dtype=torch.bool, device=scores.device)
-    keep[torch.topk(scores, n_keep, sorted=False).indices] = True
+    ranked = torch.cat([torch.where(mask[n], scores[n].detach().float(), -torch.inf).flatten() for n in names])
+    keep = torch.zeros(total, dtype=torch.bool, device=ranked.device)
+    keep[torch.topk(ranked, n_keep, sorted=False).indices] = True
     return {n: part.view_as(mask[n]) for n, part in zip(names, keep.split([mask[n].numel() for n in names]))}

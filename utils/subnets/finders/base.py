@@ -25,8 +25,9 @@ class Finder:
     def __init__(self, schedule: list[float]) -> None:
         self.schedule = schedule
 
-    def prepare(self, model: nn.Module, mask: Mask) -> None:
-        """Called once before the rounds (and again on resume) with the model at its rewind point."""
+    def prepare(self, model: nn.Module, mask: Mask, save: Callable[[], None]) -> None:
+        """Called before the rounds, after `load_state` (so on every start, resumed or not), with the model at its
+        rewind point; `save()` writes the finder's `state()` to the run's resume state at once."""
 
     def next_mask(self, round_: int, mask: Mask, trained: dict[str, torch.Tensor]) -> Mask:
         """The mask of round `round_` + 1, given round `round_`'s mask and its best-dev weights."""

@@ -4,6 +4,8 @@ training batches (the paper: one mini-batch), ranks all weights once; each kept 
 one global threshold (nested masks), and each subnet is trained from the rewind point as an IMP round is. The
 batches are drawn from their own generator seeded with --seed and the scores are computed without dropout, so they
 consume no randomness of the run and a restart recomputes them exactly."""
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -39,7 +41,7 @@ class Snip(Finder):
         self.score = scores        # (model, mask) -> the sensitivity at the rewind point
         self.scores: dict[str, torch.Tensor] | None = None
 
-    def prepare(self, model: nn.Module, mask: Mask) -> None:
+    def prepare(self, model: nn.Module, mask: Mask, save: Callable[[], None]) -> None:
         self.scores = self.score(model, mask)
 
     def next_mask(self, round_: int, mask: Mask, trained: dict[str, torch.Tensor]) -> Mask:
