@@ -8,7 +8,7 @@ from utils.data.dataset import Dataset
 from utils.subnets.finders.make import make_finder
 from utils.subnets.imp import RoundOutcome, run_imp
 from utils.subnets.masks import full_mask, load_mask, prunable_names, to_device
-from utils.training.metricslog import step1_metrics, write_metrics
+from utils.training.metricslog import step1_history, step1_metrics, write_metrics
 from utils.subnets.pruning import kept_schedule, pruning_rate
 from utils.runs.resume import clear_training_state, load_training_state, rng_state, save_training_state, set_rng_state
 from utils.runs.claim import FINISHED, NEW, STOPPED, RunFolder, RunRefused
@@ -17,7 +17,7 @@ from utils.runtime import build_model, fail, load_data, set_seed, write_json
 from utils.settings import Step1Options, Step1Settings, to_config
 from utils.settings.flags import parse
 from utils.data.snapshot import save_data_snapshot
-from utils.training.joint import step1_history, train_task
+from utils.training.joint import train_task
 from utils.training.tensorboard import SILENT, Step1Board, steps_per_pass
 from utils.training.task import NonFiniteLoss, evaluate, evaluate_lenient
 

@@ -58,6 +58,12 @@ def build_tiny_dataset(dim: int = 10, seed: int = 0):
     return Dataset("tiny", words, index_corpus(TINY_CORPUS, words, tags), table, rows)
 
 
+@pytest.fixture(scope="session")
+def minilm(shared_data) -> Path:
+    """The shared pretrained all-MiniLM-L6-v2 folder (Hugging Face format), for the transformer encoder's tests."""
+    return shared_data / "minilm-l6-v2"
+
+
 @pytest.fixture
 def tiny_data():
     """The tiny POS + NER data set with 10-d word vectors (a fresh object per test)."""

@@ -11,7 +11,8 @@ import utils.training.joint
 from models import get_model
 from utils.data.batching import (BATCHINGS, bucket_batches, epoch_batches, original_batches, random_batches,
                             sorted_batches)
-from utils.training.joint import JointTask, refill_batching, train_joint
+from utils.training.joint import JointTask, train_joint
+from utils.training.sampling import refill_batching
 
 OPTIM = "sgd(lr=0.1, momentum=0.9)"
 

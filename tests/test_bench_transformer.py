@@ -24,11 +24,6 @@ ARMS = {"plain", "dense", "joint"}
 
 
 @pytest.fixture(scope="module")
-def minilm(shared_data) -> Path:
-    return shared_data / "minilm-l6-v2"
-
-
-@pytest.fixture(scope="module")
 def data(processed_conll03_small) -> Dataset:
     return Dataset.load(str(processed_conll03_small))
 

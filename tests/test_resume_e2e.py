@@ -4,18 +4,18 @@ weights as an uninterrupted run; re-running the finished run does nothing."""
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 
+from tests.killing import kill_when
 from tests.test_resume import assert_same, strip_timings
 from utils.runs import layout
 
 REPO = Path(__file__).resolve().parents[1]
+ALL = ["bash", "run_conll03.sh", "all"]
 BUDGET = {"TRAIN_LIMIT": "60", "EVAL_LIMIT": "30", "EPOCHS": "2", "PRUNING_ITER": "1", "FINAL_RATE": "0.5",
           "WARMUP_EPOCHS": "1", "MTL_EPOCHS": "6", "HIDDEN_SIZE": "8", "JOBS": "1", "DEVICE": "cpu", "NAME": "r",
           "OMP_NUM_THREADS": "1"}
@@ -28,22 +28,6 @@ def environment(processed: Path, exp: Path) -> dict:
 def run_all(env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "run_conll03.sh", "all"], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=600)
-
-
-def kill_when(env: dict, ready, rng: random.Random) -> None:
-    """Start `all`, wait until `ready()` holds, wait a random moment more (shorter than what is left to train),
-    then SIGKILL the whole process group."""
-    process = subprocess.Popen(["bash", "run_conll03.sh", "all"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.time() + 300
-        while not ready() and process.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        assert process.poll() is None, "the run ended before the kill point"
-        time.sleep(rng.uniform(0.0, 0.3))
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def outcome(exp: Path) -> dict:
@@ -70,9 +54,9 @@ def test_killed_twice_and_resumed_equals_uninterrupted(processed_conll03_small, 
     env = environment(processed_conll03_small, exp)
     run = layout.run(str(exp), BUDGET["NAME"])
     results, rng = Path(run.step3(), layout.RESULTS), random.Random(os.getpid())
-    kill_when(env, lambda: any(Path(run.step1_tasks()).glob(f"*/{layout.STATE}")), rng)
+    kill_when(ALL, env, lambda: any(Path(run.step1_tasks()).glob(f"*/{layout.STATE}")), rng)
     assert not results.exists()
-    kill_when(env, lambda: Path(run.step3(), layout.STATE).exists(), rng)
+    kill_when(ALL, env, lambda: Path(run.step3(), layout.STATE).exists(), rng)
     assert not results.exists()
     resumed = run_all(env)
     assert resumed.returncode == 0, resumed.stderr[-2000:]

@@ -5,7 +5,6 @@ has every step exactly once, with the values of an uninterrupted run."""
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from tests.killing import kill_when
 from utils.runs import layout
 from utils.training.joint import EpochReport
 from utils.training.tensorboard import LOSS_EVERY, StepMonitor, open_writer
@@ -171,17 +171,7 @@ def test_sparse_sharing_records_mask_densities_at_step_0(step1_run, processed_co
 
 def kill_after_first_state(args: list[str], state: Path, rng: random.Random) -> None:
     """Start a training script, SIGKILL it (its whole process group) a random moment after its first saved state."""
-    process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.time() + 300
-        while not state.exists() and process.poll() is None and time.time() < deadline:
-            time.sleep(0.02)
-        assert process.poll() is None, "the run ended before the kill point"
-        time.sleep(rng.uniform(0.0, 0.3))
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    kill_when([sys.executable, *args], ENV, state.exists, rng)
     time.sleep(1.1)   # the resumed run's event file must be named by a later second
 
 

@@ -25,11 +25,6 @@ MINILM_LINEARS = ("attention.self.query", "attention.self.key", "attention.self.
 
 
 @pytest.fixture(scope="module")
-def minilm(shared_data) -> Path:
-    return shared_data / "minilm-l6-v2"
-
-
-@pytest.fixture(scope="module")
 def data(processed_conll03_small) -> Dataset:
     return Dataset.load(str(processed_conll03_small))
 

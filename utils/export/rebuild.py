@@ -10,7 +10,7 @@ from torch import nn
 from utils.export.archive import Export
 from utils.runs.finished import MODEL_SETTINGS
 from utils.runtime import build_model
-from utils.subnets.masks import Mask
+from utils.subnets.masks import Mask, check_fits
 
 
 def _write_pretrained(files: dict[str, bytes], folder: str, path: str) -> None:
@@ -55,14 +55,7 @@ def load_state(model: nn.Module, export: Export) -> None:
 def check_masks(model: nn.Module, export: Export) -> dict[int, Mask | None]:
     """Each task's mask, every tensor naming a weight of the model of the same shape."""
     for task_id, mask in export.masks.items():
-        for name, m in (mask or {}).items():
-            try:
-                param = model.get_parameter(name)
-            except AttributeError:
-                raise ValueError(f"{export.path}: mask of task {task_id} names {name}, no weight of the model") from None
-            if param.shape != m.shape:
-                raise ValueError(f"{export.path}: mask of task {task_id}, weight {name}: shape {tuple(m.shape)}, "
-                                 f"the weight {tuple(param.shape)}")
+        check_fits(model, mask or {}, f"{export.path}, mask of task {task_id}")
     return export.masks
 
 

@@ -112,15 +112,21 @@ def load_mask(path: str, model: nn.Module | None = None) -> dict:
     for name, m in record["mask"].items():
         if m.dtype != torch.bool:
             raise ValueError(f"{path}: mask tensor {name} is {m.dtype}, expected torch.bool")
-        if model is not None:
-            try:
-                param = model.get_parameter(name)
-            except AttributeError:
-                raise ValueError(f"{path}: mask tensor {name} names no parameter of the model") from None
-            if param.shape != m.shape:
-                raise ValueError(f"{path}: mask tensor {name} has shape {tuple(m.shape)}, "
-                                 f"the parameter {tuple(param.shape)}")
+    if model is not None:
+        check_fits(model, record["mask"], path)
     return record
+
+
+def check_fits(model: nn.Module, mask: Mask, where: str) -> None:
+    """Every tensor of `mask` names a parameter of `model` of the same shape; else one line naming `where`."""
+    for name, m in mask.items():
+        try:
+            param = model.get_parameter(name)
+        except AttributeError:
+            raise ValueError(f"{where}: mask tensor {name} names no parameter of the model") from None
+        if param.shape != m.shape:
+            raise ValueError(f"{where}: mask tensor {name} has shape {tuple(m.shape)}, the parameter "
+                             f"{tuple(param.shape)}")
 
 
 def overlap_ratio(masks: list[Mask]) -> float:

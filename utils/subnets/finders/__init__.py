@@ -15,3 +15,4 @@ from utils.subnets.finders.base import Finder
 from utils.subnets.finders.imp import IterativeMagnitude
 
 FINDERS = ("imp", "oneshot", "earlybird", "snip", "movement")
+__all__ = ["FINDERS", "Finder", "IterativeMagnitude"]
