@@ -4,6 +4,7 @@ import os
 import sys
 
 from utils.runs.checkpoint import load_weights, save_state
+from utils.data.batching import batches_per_epoch
 from utils.data.dataset import Dataset
 from utils.subnets.finders.make import make_finder
 from utils.subnets.imp import RoundOutcome, run_imp
@@ -18,7 +19,7 @@ from utils.settings import Step1Options, Step1Settings, to_config
 from utils.settings.flags import parse
 from utils.data.snapshot import save_data_snapshot
 from utils.training.joint import train_task
-from utils.training.tensorboard import SILENT, Step1Board, steps_per_pass
+from utils.training.tensorboard import SILENT, Step1Board
 from utils.training.task import NonFiniteLoss, evaluate, evaluate_lenient
 
 
@@ -107,7 +108,8 @@ def run(settings: Step1Settings, options: Step1Options) -> None:
               f"{len(task.splits['test'])} test sentences; {sum(m.numel() for m in progress['mask'].values()):,} "
               f"prunable weights; α = {alpha:.4f}", file=sys.stderr)
         if not options.no_tensorboard:
-            per_epoch = steps_per_pass(task, settings.optimiser.batch_size, settings.optimiser.batching)
+            per_epoch = batches_per_epoch(task.splits["train"], settings.optimiser.batch_size,
+                                          settings.optimiser.batching)
             board = Step1Board(out_dir, per_epoch, progress["records"], progress["round"],
                                pending["epoch"] if pending else 0)
         train_rounds(settings, options, model, data, rewind_point, progress, pending, generator, out_dir, board)

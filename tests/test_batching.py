@@ -9,8 +9,9 @@ import torch
 import utils.data.batching
 import utils.training.joint
 from models import get_model
-from utils.data.batching import (BATCHINGS, bucket_batches, epoch_batches, original_batches, random_batches,
-                            sorted_batches)
+from utils.data.batching import (BATCHINGS, batches_per_epoch, bucket_batches, epoch_batches, original_batches,
+                                 random_batches, sorted_batches)
+from utils.data.dataset import Split
 from utils.training.joint import JointTask, train_joint
 from utils.training.sampling import refill_batching
 
@@ -34,6 +35,16 @@ def test_every_sentence_once_per_epoch(batching, n):
     batches = epoch_batches(batching, lengths, 10, gen(n))
     assert sorted(i for b in batches for i in b) == list(range(n))
     assert all(0 < len(b) <= 10 for b in batches)
+
+
+@pytest.mark.parametrize("batching", BATCHINGS)
+@pytest.mark.parametrize("n", [1, 9, 10, 23, 101])
+def test_batches_per_epoch_is_every_epochs_count(batching, n):
+    """The count Step 1's step axis and movement's schedule use: that of every epoch, whatever its generator."""
+    lengths = [(5 * i) % 11 + 1 for i in range(n)]
+    split = Split([torch.ones(k, dtype=torch.long) for k in lengths], [torch.zeros(k, dtype=torch.long) for k in lengths])
+    counts = {len(epoch_batches(batching, lengths, 4, gen(seed))) for seed in range(8)}
+    assert counts == {batches_per_epoch(split, 4, batching)}
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -18,7 +18,7 @@ from utils.runs.checkpoint import load_tensors
 from utils.subnets import selection
 from utils.subnets.finders import FINDERS
 from utils.subnets.finders.earlybird import EarlyBird, hamming
-from utils.subnets.finders.movement import TopV, cubic_kept, learn_scores
+from utils.subnets.finders.movement import TopV, cubic_kept, learn_scores, top_indices
 from utils.subnets.finders.snip import sensitivity
 from utils.subnets.masks import full_mask, prunable_names
 from utils.subnets.pruning import kept_schedule
@@ -199,6 +199,27 @@ def test_top_v_keeps_the_largest_and_passes_the_gradient_straight_through():
     assert factors.tolist() == [0.0, 0.0, 1.0, 0.0, 1.0]
     (factors * torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])).sum().backward()
     assert scores.grad.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]   # pruned entries' scores move too
+
+
+@pytest.mark.parametrize("keep", [0, 1, 7, 500, 999, 1000])
+def test_top_indices_are_the_largest_scores(keep):
+    """numpy's introselect (the CPU path) picks exactly the `keep` largest of distinct scores, as a sort does."""
+    scores = torch.randperm(1000, generator=torch.Generator().manual_seed(keep)).float()
+    scores[::3] = -torch.inf   # outside the scope; keep never exceeds the finite ones in a pass
+    finite = int(torch.isfinite(scores).sum())
+    keep = min(keep, finite) if keep < 1000 else 1000
+    chosen = top_indices(scores, keep)
+    assert len(chosen) == keep and set(chosen.tolist()) == set(torch.sort(scores, descending=True).indices[:keep].tolist())
+
+
+def test_top_v_with_every_candidate_kept_needs_no_ranking():
+    """At v = 1 the factors are the candidates (the finite scores), with the same straight-through gradient."""
+    scores = torch.tensor([0.3, -torch.inf, 2.0, 0.0], requires_grad=True)
+    candidates = torch.isfinite(scores.detach())
+    factors = TopV.apply(scores, 3, candidates)
+    assert factors.tolist() == TopV.apply(scores.detach(), 3).tolist() == [1.0, 0.0, 1.0, 1.0]
+    (factors * torch.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    assert scores.grad.tolist() == [1.0, 2.0, 3.0, 4.0]
 
 
 def test_movement_scores_after_one_step_are_minus_g_times_w(tiny_data):

@@ -79,6 +79,12 @@ def epoch_batches(batching: str, lengths: list[int], batch_size: int, generator:
     raise ValueError(f"--batching {batching!r}: expected one of {', '.join(BATCHINGS)}")
 
 
+def batches_per_epoch(split: Split, batch_size: int, batching: str) -> int:
+    """The number of training batches of one epoch over `split`, which depends on its size and the batching only
+    (counted on a generator of its own: the caller's draws nothing)."""
+    return len(epoch_batches(batching, split.lengths, batch_size, torch.Generator().manual_seed(0)))
+
+
 def sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     """Deterministic batches of similar length for evaluation (less padding, same result)."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])

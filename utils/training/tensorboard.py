@@ -17,8 +17,6 @@ from typing import Protocol
 
 import torch
 
-from utils.data.batching import epoch_batches
-from utils.data.dataset import TaskData
 from utils.runs.layout import TENSORBOARD, TENSORBOARD_ROUNDS
 from utils.subnets.masks import Mask, kept_fraction
 
@@ -91,13 +89,6 @@ class StepMonitor(Monitor):
             self.writer.add_scalar(tag, value, at)
         self.window.clear()
         self.writer.flush()
-
-
-def steps_per_pass(task: TaskData, batch_size: int, batching: str) -> int:
-    """Step 1's steps per epoch: the number of batches of one pass over the task's training set, which depends on
-    its size and the batching only (counted on a generator of its own: the run's draws nothing)."""
-    lengths = task.splits["train"].lengths
-    return len(epoch_batches(batching, lengths, batch_size, torch.Generator().manual_seed(0)))
 
 
 class Step1Board:

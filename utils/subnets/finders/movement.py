@@ -18,10 +18,11 @@ import copy
 import time
 from typing import TYPE_CHECKING, Callable
 
+import numpy
 import torch
 from torch import nn
 
-from utils.data.batching import collate, epoch_batches
+from utils.data.batching import batches_per_epoch, collate, epoch_batches
 from utils.data.dataset import TaskData
 from utils.subnets.finders.base import Finder
 from utils.subnets.masks import Mask, count_kept, count_total, forward_with
@@ -46,19 +47,33 @@ def cubic_kept(step: int, total: int, final: float) -> float:
     return final + (1.0 - final) * (1.0 - progress) ** 3
 
 
+def top_indices(scores: torch.Tensor, keep: int) -> torch.Tensor:
+    """The indices of the `keep` largest of flat `scores`, in no order: numpy's introselect on the CPU (several
+    times faster there than torch.topk over millions of scores), torch.topk elsewhere."""
+    size = scores.numel()
+    if keep <= 0 or keep >= size:
+        return torch.arange(size if keep > 0 else 0, device=scores.device)
+    if scores.device.type == "cpu":
+        return torch.from_numpy(numpy.argpartition(scores.detach().numpy(), size - keep)[size - keep:])
+    return torch.topk(scores, keep, sorted=False).indices
+
+
 class TopV(torch.autograd.Function):
     """The 0/1 factors keeping the `keep` largest of flat `scores`, with the straight-through gradient: the scores
-    receive the factors' gradient unchanged."""
+    receive the factors' gradient unchanged. `candidates`: given when `keep` is the number of entries that may be kept
+    (the finite scores), those entries as a bool tensor, kept without ranking."""
 
     @staticmethod
-    def forward(ctx, scores: torch.Tensor, keep: int) -> torch.Tensor:
+    def forward(ctx, scores: torch.Tensor, keep: int, candidates: torch.Tensor | None = None) -> torch.Tensor:
+        if candidates is not None:
+            return candidates.to(scores.dtype)
         factors = torch.zeros_like(scores)
-        factors[torch.topk(scores, keep, sorted=False).indices] = 1.0
+        factors[top_indices(scores, keep)] = 1.0
         return factors
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        return grad, None
+        return grad, None, None
 
 
 def learn_scores(model: nn.Module, mask: Mask, final: float, task_id: int, task: TaskData,
@@ -79,17 +94,16 @@ def learn_scores(model: nn.Module, mask: Mask, final: float, task_id: int, task:
     generator = torch.Generator().manual_seed(seed)
     scores = torch.zeros(total, device=inside.device).masked_fill_(~inside, -torch.inf)
     train = task.splits["train"]
-    per_epoch = len(epoch_batches(optimiser.batching, train.lengths, optimiser.batch_size,
-                                  torch.Generator().manual_seed(seed)))
-    steps_total = optimiser.epochs * per_epoch
+    steps_total = optimiser.epochs * batches_per_epoch(train, optimiser.batch_size, optimiser.batching)
     cuda = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
     first_epoch, step, seconds, rng = 0, 0, 0.0, None
     if state is not None:
         student.load_state_dict(state["weights"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
-        scores = state["scores"].to(inside.device)
+        scores = state["scores"].to(inside.device).clone()
         first_epoch, step, seconds, rng = state["epoch"], state["step"], state["seconds"], state["rng"]
+    scores.requires_grad_()   # one leaf for the whole pass, updated in place
     for epoch in range(first_epoch, optimiser.epochs):
         started, losses = time.perf_counter(), []
         with torch.random.fork_rng(devices=cuda):  # the pass's dropout draws from its own stream
@@ -106,8 +120,8 @@ def learn_scores(model: nn.Module, mask: Mask, final: float, task_id: int, task:
                 for group, lr in zip(optimizer.param_groups, base_lrs):
                     group["lr"] = lr * factor
                 kept = cubic_kept(step, steps_total, final)
-                live = scores.clone().requires_grad_()
-                factors = TopV.apply(live, min(round(kept * total), allowed)).split(sizes)
+                keep = min(round(kept * total), allowed)
+                factors = TopV.apply(scores, keep, inside if keep == allowed else None).split(sizes)
                 weights = {n: student.get_parameter(n) * f.view(s) for n, f, s in zip(names, factors, shapes)}
                 batch = collate(train, indices, pad_index, device)
                 logits = forward_with(student, weights, task_id, batch.words, batch.seq_len)
@@ -118,7 +132,9 @@ def learn_scores(model: nn.Module, mask: Mask, final: float, task_id: int, task:
                                              optimiser.clip_norm)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
-                scores = scores - live.grad.masked_fill_(~inside, 0.0)
+                with torch.no_grad():
+                    scores.sub_(scores.grad.masked_fill_(~inside, 0.0))
+                scores.grad = None
                 losses.append(loss.item())
                 step += 1
             rng = {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state(cuda[0]) if cuda else None}
@@ -127,8 +143,8 @@ def learn_scores(model: nn.Module, mask: Mask, final: float, task_id: int, task:
             f"loss {sum(losses) / max(1, len(losses)):.4f}  {time.perf_counter() - started:.0f}s")
         save({"weights": {k: v.detach().cpu().clone() for k, v in student.state_dict().items()},
               "optimizer": optimizer.state_dict(), "generator": generator.get_state(), "rng": rng,
-              "scores": scores.cpu(), "epoch": epoch + 1, "step": step, "seconds": seconds})
-    return {"scores": {n: part.view(s).cpu() for n, part, s in zip(names, scores.split(sizes), shapes)},
+              "scores": scores.detach().cpu().clone(), "epoch": epoch + 1, "step": step, "seconds": seconds})
+    return {"scores": {n: part.view(s).cpu() for n, part, s in zip(names, scores.detach().split(sizes), shapes)},
             "cost": {"epochs": optimiser.epochs, "steps": step, "seconds": round(seconds, 2)}}
 
 
