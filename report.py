@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from utils.report.compare import compare_run
-from utils.report.finders import finder_table
+from utils.report.finders import claim_lines, finder_table
 from utils.report.runs import Context, RunError, choose_run, context, seed_alias
 from utils.report.seeds import write_seed_report
 from utils.report.write import write_report
@@ -48,7 +48,7 @@ def report(args: argparse.Namespace) -> None:
     exp_dir, name, seed = args.exp_dir or layout.default_exp_dir(args.setting), args.compare or args.name, args.seed
     if args.finders:
         table, missing = finder_table(exp_dir, args.finders)
-        print("\n".join([table.markdown(), *missing]))
+        print("\n".join([table.markdown(), *missing, *claim_lines(table)]))
         return
     alias = seed_alias(exp_dir, name)
     if alias and seed in (None, alias[2]):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from utils.report.finders import finder_table
+from utils.report.finders import claim_lines, finder_table
+from utils.report.seeds import SeedTable, Stat
 from utils.runs import layout
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,3 +62,34 @@ def test_report_prints_it(runs):
                            "f-mv", "nothing"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "f-imp (imp)" in done.stdout and "- nothing: 1 of 1 seed(s) without a finished Step 3" in done.stdout
+    assert "\n- f-mv (movement): cost 1.50 × IMP's in task-epochs" in done.stdout   # (2·2 + 2) / (2·2) per task
+
+
+def claim_table(*rows: tuple[str, float, float, float | None]) -> SeedTable:
+    """A finder table of (label, task-epochs, average, average's std) rows, minutes = task-epochs / 10."""
+    columns = [("Run (finder)", "run", "text"), ("Task-epochs", "task_epochs", "score"),
+               ("Minutes", "minutes", "score"), ("Average", "average", "score")]
+    return SeedTable(columns, [[label, Stat(cost, 0.0, 3), Stat(cost / 10, 0.0, 3), Stat(average, std, 3)]
+                               for label, cost, average, std in rows], 3)
+
+
+def test_the_claim_needs_a_fifth_of_imps_cost_and_an_average_not_a_std_below():
+    """By hand: IMP 100 task-epochs at 80.0 ± 0.5. 20 task-epochs (1/5) at 79.5 (0.5 below) holds; 21 does not;
+    20 at 79.4 (0.6 below) does not; 10 at 82.0 (above by more than one std) holds; the same against one seed of IMP
+    is undecided."""
+    lines = claim_lines(claim_table(("a (oneshot)", 20, 79.5, 0.1), ("i (imp)", 100, 80.0, 0.5),
+                                    ("b (snip)", 21, 79.5, 0.1), ("c (earlybird)", 20, 79.4, 0.1),
+                                    ("d (movement)", 10, 82.0, 0.1)))
+    assert lines[0].startswith("claim (Step 1 at ≤ 1/5 of IMP's cost") and "80.00 ± 0.50" in lines[0]
+    assert lines[1:] == [
+        "- a (oneshot): cost 0.20 × IMP's in task-epochs (0.20 × in minutes), average -0.50 (within one std): holds",
+        "- b (snip): cost 0.21 × IMP's in task-epochs (0.21 × in minutes), average -0.50 (within one std): does not hold",
+        "- c (earlybird): cost 0.20 × IMP's in task-epochs (0.20 × in minutes), average -0.60 (below by more than one "
+        "std): does not hold",
+        "- d (movement): cost 0.10 × IMP's in task-epochs (0.10 × in minutes), average +2.00 (above by more than one "
+        "std): holds"]
+    one_seed = claim_lines(claim_table(("i (imp)", 100, 80.0, None), ("a (oneshot)", 20, 80.0, None)))
+    assert one_seed[1] == "- a (oneshot): cost 0.20 × IMP's in task-epochs (0.20 × in minutes), average +0.00: " \
+                          "undecided (IMP has one seed)"
+    assert claim_lines(claim_table(("a (oneshot)", 20, 79.5, 0.1), ("b (snip)", 20, 79.5, 0.1))) == [
+        "claim: no finished imp run among the named runs to compare with"]

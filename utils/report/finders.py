@@ -2,7 +2,8 @@
 mask finder (FINDER) through `run_<setting>.sh all`: Step 1's cost (task-epochs, optimiser steps in thousands and
 minutes, summed over its tasks and rounds, a finder's own scoring pass included), the kept % Step 2 chose per task,
 sparse sharing's test score per task and their average, # Params and the all-task mask overlap, as mean ± std over
-the run's seeds."""
+the run's seeds; and, per finder, the issue's claim against the imp run: a Step 1 at ≤ 1/5 of IMP's cost whose
+sparse-sharing average test score is within one standard deviation of IMP's."""
 import os
 
 from utils.report.files import field, read_object
@@ -11,6 +12,14 @@ from utils.report.runs import task_metrics
 from utils.report.seeds import SeedTable, stat
 from utils.report.tables import ordered_tasks, task_label
 from utils.runs import layout
+
+
+CLAIM_COST = 1 / 5   # the claim's share of IMP's Step 1 cost (task-epochs)
+
+
+def run_label(name: str, finder: str) -> str:
+    """A row's first cell: the run's name and its finder."""
+    return f"{name} ({finder})"
 
 
 def finder_of(run: layout.Run) -> str | None:
@@ -69,5 +78,36 @@ def finder_table(exp_dir: str, names: list[str]) -> tuple[SeedTable, list[str]]:
     rows, seeds = [], 1
     for name, (finder, found, n) in per_run.items():
         seeds = max(seeds, n)
-        rows.append([f"{name} ({finder})"] + [stat([v[key] for v in found if key in v]) for _, key, _ in columns[1:]])
+        rows.append([run_label(name, finder)] + [stat([v[key] for v in found if key in v]) for _, key, _ in columns[1:]])
     return SeedTable(columns, rows, seeds), missing
+
+
+def claim_lines(table: SeedTable) -> list[str]:
+    """Per row other than the first imp run's: its Step 1 cost as a share of IMP's (task-epochs, and minutes), its
+    average's difference from IMP's, and whether the claim holds: cost ≤ CLAIM_COST and the average not below IMP's
+    by more than IMP's standard deviation over seeds (above it counts; undecided without a std)."""
+    keys = [key for _, key, _ in table.columns]
+    rows = [dict(zip(keys, row)) for row in table.rows]
+    imp = next((row for row in rows if row["run"].endswith(run_label("", "imp"))), None)
+    if imp is None or imp["task_epochs"] is None or imp["average"] is None:
+        return ["claim: no finished imp run among the named runs to compare with"] if len(rows) > 1 else []
+    lines = [f"claim (Step 1 at ≤ 1/{round(1 / CLAIM_COST)} of IMP's cost, average within one std of IMP's "
+             f"{imp['average'].mean:.2f}" + (f" ± {imp['average'].std:.2f}" if imp["average"].std is not None else "")
+             + "):"]
+    for row in rows:
+        if row is imp or row["task_epochs"] is None or row["average"] is None:
+            continue
+        cost = row["task_epochs"].mean / imp["task_epochs"].mean
+        minutes = row["minutes"].mean / imp["minutes"].mean if row["minutes"] and imp["minutes"] else None
+        gap = row["average"].mean - imp["average"].mean
+        spread = imp["average"].std
+        side = None if spread is None else ("within one std" if abs(gap) <= spread else
+                                            "above by more than one std" if gap > 0 else "below by more than one std")
+        holds = "undecided (IMP has one seed)" if side is None else (
+            "holds" if cost <= CLAIM_COST and gap >= -spread else "does not hold")
+        lines.append(f"- {row['run']}: cost {cost:.2f} × IMP's in task-epochs"
+                     + (f" ({minutes:.2f} × in minutes)" if minutes is not None else "")
+                     + f", average {gap:+.2f}"
+                     + ("" if side is None else f" ({side})")
+                     + f": {holds}")
+    return lines
