@@ -3,7 +3,7 @@ mask finder (FINDER) through `run_<setting>.sh all`: Step 1's cost (task-epochs,
 minutes, summed over its tasks and rounds, a finder's own scoring pass included), the kept % Step 2 chose per task,
 sparse sharing's test score per task and their average, # Params and the all-task mask overlap, as mean ± std over
 the run's seeds; and, per finder, the issue's claim against the imp run: a Step 1 at ≤ 1/5 of IMP's cost whose
-sparse-sharing average test score is within one standard deviation of IMP's."""
+sparse-sharing average test score is not below IMP's by more than one standard deviation."""
 import os
 
 from utils.report.files import field, read_object

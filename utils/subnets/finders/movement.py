@@ -92,7 +92,8 @@ def learn_scores(model: nn.Module, mask: Mask, final: float, task_id: int, task:
     optimizer = make_optimizer(optimiser.optim, parameter_groups(student))
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     generator = torch.Generator().manual_seed(seed)
-    scores = torch.zeros(total, device=inside.device).masked_fill_(~inside, -torch.inf)
+    outside = ~inside
+    scores = torch.zeros(total, device=inside.device).masked_fill_(outside, -torch.inf)
     train = task.splits["train"]
     steps_total = optimiser.epochs * batches_per_epoch(train, optimiser.batch_size, optimiser.batching)
     cuda = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
@@ -133,7 +134,7 @@ def learn_scores(model: nn.Module, mask: Mask, final: float, task_id: int, task:
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 with torch.no_grad():
-                    scores.sub_(scores.grad.masked_fill_(~inside, 0.0))
+                    scores.sub_(scores.grad.masked_fill_(outside, 0.0))
                 scores.grad = None
                 losses.append(loss.item())
                 step += 1
